@@ -1,0 +1,140 @@
+//! One typed configuration, read from flags or the environment (the same names: `--plugins-dir` ↔ `PLUGINS_DIR`),
+//! with safe defaults: everything runs embedded on a fresh machine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::plugins::{Limits, RuntimeConfig, Slot, SlotLimits};
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Where plugin components are loaded from and watched: `<slot>.wasm` for validation, payment, shipping.
+    #[arg(long, env = "PLUGINS_DIR", default_value = "plugins/dist", global = true)]
+    pub plugins_dir: PathBuf,
+
+    /// Where the host keeps its files (compiled-plugin cache, uploaded plugins).
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Wall-clock budget of one plugin call (humantime: `500ms`, `2s`).
+    #[arg(long, env = "PLUGIN_DEADLINE", default_value = "500ms", value_parser = humantime::parse_duration, global = true)]
+    pub plugin_deadline: Duration,
+
+    /// Linear memory one plugin instance may use (`32MiB`, `512KiB`, bytes).
+    #[arg(long, env = "PLUGIN_MEMORY_LIMIT", default_value = "32MiB", value_parser = parse_bytes, global = true)]
+    pub plugin_memory_limit: usize,
+
+    /// Per-slot overrides of the two limits above, e.g. `payment.deadline=2s,shipping.memory=64MiB`.
+    #[arg(long, env = "PLUGIN_LIMITS", default_value = "", value_parser = parse_slot_overrides, global = true)]
+    pub plugin_limits: SlotOverrides,
+
+    /// Plugin instances that may run at once.
+    #[arg(long, env = "PLUGIN_MAX_INSTANCES", default_value_t = 128, global = true)]
+    pub plugin_max_instances: u32,
+}
+
+impl Config {
+    /// The plugin runtime's settings.
+    pub fn runtime(&self, cache: bool) -> RuntimeConfig {
+        let base =
+            Limits { deadline: self.plugin_deadline, memory_bytes: self.plugin_memory_limit, ..Limits::default() };
+        let mut limits = SlotLimits::uniform(base);
+        for (slot, over) in &self.plugin_limits.0 {
+            let l = limits.get_mut(*slot);
+            l.deadline = over.deadline.unwrap_or(l.deadline);
+            l.memory_bytes = over.memory_bytes.unwrap_or(l.memory_bytes);
+        }
+        RuntimeConfig {
+            limits,
+            cache_dir: cache.then(|| self.data_dir.join("plugin-cache")),
+            max_instances: self.plugin_max_instances,
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// A limit override for one slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Override {
+    pub deadline: Option<Duration>,
+    pub memory_bytes: Option<usize>,
+}
+
+/// Parsed `PLUGIN_LIMITS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotOverrides(pub Vec<(Slot, Override)>);
+
+/// Parses `slot.deadline=2s,slot.memory=64MiB,…`.
+pub fn parse_slot_overrides(s: &str) -> Result<SlotOverrides, String> {
+    let mut out: Vec<(Slot, Override)> = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected <slot>.<limit>=<value>"))?;
+        let (slot, limit) =
+            key.split_once('.').ok_or_else(|| format!("{key:?}: expected <slot>.deadline or <slot>.memory"))?;
+        let slot: Slot = slot.parse().map_err(|e| format!("{e}"))?;
+        let index = out.iter().position(|(s, _)| *s == slot).unwrap_or_else(|| {
+            out.push((slot, Override::default()));
+            out.len() - 1
+        });
+        let entry = &mut out[index].1;
+        match limit {
+            "deadline" => {
+                entry.deadline = Some(humantime::parse_duration(value).map_err(|e| format!("{part:?}: {e}"))?);
+            }
+            "memory" => entry.memory_bytes = Some(parse_bytes(value).map_err(|e| format!("{part:?}: {e}"))?),
+            other => return Err(format!("{other:?}: the limits are `deadline` and `memory`")),
+        }
+    }
+    Ok(SlotOverrides(out))
+}
+
+/// Parses a byte size: `1048576`, `512KiB`, `32MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size like 32MiB"))?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("{other:?} is not a size unit (B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("32MiB"), Ok(32 << 20));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("2MB"), Ok(2_000_000));
+        assert!(parse_bytes("MiB").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn slot_overrides() {
+        let parsed = parse_slot_overrides("payment.deadline=2s, payment.memory=64MiB,shipping.memory=1MiB").unwrap();
+        assert_eq!(
+            parsed.0,
+            vec![
+                (Slot::Payment, Override { deadline: Some(Duration::from_secs(2)), memory_bytes: Some(64 << 20) }),
+                (Slot::Shipping, Override { deadline: None, memory_bytes: Some(1 << 20) }),
+            ]
+        );
+        assert_eq!(parse_slot_overrides("").unwrap(), SlotOverrides::default());
+        assert!(parse_slot_overrides("billing.deadline=1s").unwrap_err().contains("unknown plugin slot"));
+        assert!(parse_slot_overrides("payment.cpu=1").is_err());
+        assert!(parse_slot_overrides("payment").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! order-host: an order lifecycle on Temporal whose business logic runs in sandboxed WebAssembly components.
+//!
+//! - [`plugins`]: the wasmtime runtime, the slot registry and hot swap (no HTTP, Temporal or SQL in there);
+//! - [`config`]: one typed configuration from flags and environment;
+//! - [`cli`]: the subcommands of the `order-host` binary;
+//! - [`telemetry`]: logging set-up.
+
+pub mod cli;
+pub mod config;
+pub mod plugins;
+pub mod telemetry;

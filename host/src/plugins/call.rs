@@ -1,0 +1,166 @@
+//! One call into a loaded plugin version: a fresh store with a memory cap and a deadline, the export, and the two
+//! levels of result told apart (the outer one is a trap or a host fault, the inner one is the plugin's answer).
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::payment::PaymentProcessorPre;
+use super::bindings::shipper::ShipperPre;
+use super::bindings::validator::ValidatorPre;
+use super::bindings::wit;
+use super::error::describe;
+use super::host_log::LogSink;
+use super::limits::{Limits, MemoryCap};
+use super::loader::PluginMeta;
+use super::{PluginError, PluginRuntime, Slot};
+
+/// What a store holds during one call.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryCap,
+    pub(crate) log: LogSink,
+}
+
+impl CallState {
+    fn new(limits: &Limits, plugin: &str, digest: &str) -> Self {
+        // No preopened directories, environment, arguments or sockets; stdin is empty and stdout/stderr are discarded.
+        // Clocks and randomness come from WASI's defaults.
+        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryCap::new(limits.memory_bytes),
+            log: LogSink::new(plugin, digest, limits),
+        }
+    }
+}
+
+impl std::fmt::Debug for CallState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallState").field("limiter", &self.limiter).field("log", &self.log).finish_non_exhaustive()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The pre-instantiated, type-checked exports of one version, by world.
+pub(crate) enum Exports {
+    Validator(ValidatorPre<CallState>),
+    Payment(PaymentProcessorPre<CallState>),
+    Shipper(ShipperPre<CallState>),
+}
+
+/// One compiled, type-checked, pre-instantiated plugin version. Cheap to share (`Arc`); each call gets its own store.
+pub struct LoadedPlugin {
+    pub(crate) meta: Arc<PluginMeta>,
+    pub(crate) exports: Exports,
+    pub(crate) runtime: Arc<PluginRuntime>,
+    pub(crate) limits: Limits,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("meta", &self.meta).field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+type CallResult<T> = wasmtime::Result<Result<T, wit::ActivityError>>;
+
+impl LoadedPlugin {
+    /// What this version is: slot, digest, name, version.
+    pub fn meta(&self) -> &Arc<PluginMeta> {
+        &self.meta
+    }
+
+    /// The per-call limits this version runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// `validator.validate(order)`.
+    pub fn validate(&self, order: &wit::Order) -> Result<wit::ValidatedOrder, PluginError> {
+        let Exports::Validator(pre) = &self.exports else { return Err(PluginError::NotLoaded(Slot::Validation)) };
+        self.run(|store| pre.instantiate(&mut *store)?.call_validate(&mut *store, order))
+    }
+
+    /// `payment-processor.charge(request)`.
+    pub fn charge(&self, request: &wit::ChargeRequest) -> Result<wit::Receipt, PluginError> {
+        let Exports::Payment(pre) = &self.exports else { return Err(PluginError::NotLoaded(Slot::Payment)) };
+        self.run(|store| pre.instantiate(&mut *store)?.call_charge(&mut *store, request))
+    }
+
+    /// `payment-processor.refund(request)`.
+    pub fn refund(&self, request: &wit::RefundRequest) -> Result<wit::RefundReceipt, PluginError> {
+        let Exports::Payment(pre) = &self.exports else { return Err(PluginError::NotLoaded(Slot::Payment)) };
+        self.run(|store| pre.instantiate(&mut *store)?.call_refund(&mut *store, request))
+    }
+
+    /// `shipper.prepare-package(order)`.
+    pub fn prepare_package(&self, order: &wit::Order) -> Result<wit::Package, PluginError> {
+        let Exports::Shipper(pre) = &self.exports else { return Err(PluginError::NotLoaded(Slot::Shipping)) };
+        self.run(|store| pre.instantiate(&mut *store)?.call_prepare_package(&mut *store, order))
+    }
+
+    /// `shipper.dispatch-carrier(order, package)`.
+    pub fn dispatch_carrier(&self, order: &wit::Order, package: &wit::Package) -> Result<wit::Dispatch, PluginError> {
+        let Exports::Shipper(pre) = &self.exports else { return Err(PluginError::NotLoaded(Slot::Shipping)) };
+        self.run(|store| pre.instantiate(&mut *store)?.call_dispatch_carrier(&mut *store, order, package))
+    }
+
+    /// `info()`, whichever the world.
+    pub(crate) fn info(&self) -> Result<wit::PluginInfo, PluginError> {
+        self.run(|store| {
+            let info = match &self.exports {
+                Exports::Validator(pre) => pre.instantiate(&mut *store)?.call_info(&mut *store)?,
+                Exports::Payment(pre) => pre.instantiate(&mut *store)?.call_info(&mut *store)?,
+                Exports::Shipper(pre) => pre.instantiate(&mut *store)?.call_info(&mut *store)?,
+            };
+            Ok(Ok(info))
+        })
+    }
+
+    /// Runs `f` in a fresh store under this version's limits and sorts out what came back.
+    fn run<T>(&self, f: impl FnOnce(&mut Store<CallState>) -> CallResult<T>) -> Result<T, PluginError> {
+        let state = CallState::new(&self.limits, &self.meta.name, self.meta.digest.short());
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(self.runtime.deadline_ticks(self.limits.deadline));
+        store.epoch_deadline_trap();
+        match f(&mut store) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(wit::ActivityError::Retryable(f))) => {
+                Err(PluginError::Retryable { code: f.code, message: f.message })
+            }
+            Ok(Err(wit::ActivityError::Permanent(f))) => {
+                Err(PluginError::Permanent { code: f.code, message: f.message })
+            }
+            Err(err) => Err(self.classify(&err, store.data())),
+        }
+    }
+
+    fn classify(&self, err: &wasmtime::Error, state: &CallState) -> PluginError {
+        // A refused memory.grow shows up as whatever the guest does next (a Rust guest aborts): the limiter's flag
+        // is the truth.
+        if let Some(requested_bytes) = state.limiter.refused {
+            return PluginError::MemoryLimit { limit_bytes: self.limits.memory_bytes, requested_bytes };
+        }
+        if let Some(trap) = err.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::Interrupt => PluginError::Timeout { deadline: self.limits.deadline },
+                other => PluginError::Trap(other.to_string()),
+            };
+        }
+        if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            return PluginError::Busy(describe(err));
+        }
+        PluginError::Trap(describe(err))
+    }
+}

@@ -1,0 +1,90 @@
+//! What one plugin call may use: wall-clock time, linear memory, log output.
+
+use std::time::Duration;
+
+/// The budget of a single plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time for one call (instantiation included); enforced by epoch interruption, so a call may overshoot
+    /// by up to one epoch tick.
+    pub deadline: Duration,
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Log lines forwarded per call; later lines are counted and dropped.
+    pub log_lines: u32,
+    /// Log bytes forwarded per call; later lines are counted and dropped.
+    pub log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { deadline: Duration::from_millis(500), memory_bytes: 32 << 20, log_lines: 100, log_bytes: 16 << 10 }
+    }
+}
+
+/// Limits for each slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotLimits {
+    pub validation: Limits,
+    pub payment: Limits,
+    pub shipping: Limits,
+}
+
+impl SlotLimits {
+    /// The same limits for every slot.
+    pub fn uniform(limits: Limits) -> Self {
+        SlotLimits { validation: limits, payment: limits, shipping: limits }
+    }
+
+    /// The limits of `slot`.
+    pub fn get(&self, slot: super::Slot) -> Limits {
+        match slot {
+            super::Slot::Validation => self.validation,
+            super::Slot::Payment => self.payment,
+            super::Slot::Shipping => self.shipping,
+        }
+    }
+
+    /// Mutable access to the limits of `slot`.
+    pub fn get_mut(&mut self, slot: super::Slot) -> &mut Limits {
+        match slot {
+            super::Slot::Validation => &mut self.validation,
+            super::Slot::Payment => &mut self.payment,
+            super::Slot::Shipping => &mut self.shipping,
+        }
+    }
+
+    /// The largest memory cap of any slot: the pooling allocator's slots must hold it.
+    pub fn max_memory_bytes(&self) -> usize {
+        super::Slot::ALL.iter().map(|s| self.get(*s).memory_bytes).max().unwrap_or(0)
+    }
+}
+
+/// Enforces [`Limits::memory_bytes`] and remembers whether it refused, so that the abort a refused `memory.grow`
+/// causes in a Rust guest is reported as "memory limit" rather than as a plain trap.
+#[derive(Debug)]
+pub(crate) struct MemoryCap {
+    limit: usize,
+    pub(crate) refused: Option<usize>,
+}
+
+impl MemoryCap {
+    pub(crate) fn new(limit: usize) -> Self {
+        MemoryCap { limit, refused: None }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Tables hold function references; 64k entries is far beyond any honest plugin.
+        Ok(desired <= 65_536)
+    }
+}

@@ -1,0 +1,38 @@
+//! The plugin runtime: every piece of business logic runs as a sandboxed WebAssembly component.
+//!
+//! This module knows wasmtime and nothing of HTTP, Temporal or SQL. The pieces, in the order a call meets them:
+//!
+//! - [`Slot`]: the three places a plugin can occupy (validation, payment, shipping) and the WIT world each requires;
+//! - [`PluginRuntime`]: one [`wasmtime::Engine`] (component model, pooling allocator, epoch interruption) and one
+//!   linker that offers an empty WASI context plus the host `log` interface, nothing else;
+//! - [`PluginRuntime::load`]: decode → check the world → compile (or reuse a cached artifact) → pre-instantiate →
+//!   ask the plugin's `info()`, giving a [`LoadedPlugin`];
+//! - [`LoadedPlugin`]: calls an export in a fresh store with a memory cap and a deadline;
+//! - [`Registry`]: the active version of each slot, swapped atomically, with history, and [`watch`] to follow a
+//!   directory.
+//!
+//! Errors are decided where they are born: [`PluginError::is_retryable`] tells the activity layer what to do.
+
+mod bindings;
+mod cache;
+mod call;
+mod digest;
+mod engine;
+mod error;
+mod host_log;
+mod limits;
+mod loader;
+mod registry;
+mod slot;
+mod watch;
+
+pub use bindings::wit;
+pub use call::LoadedPlugin;
+pub use digest::Digest;
+pub use engine::{PluginRuntime, RuntimeConfig};
+pub use error::{LoadError, PluginError};
+pub use limits::{Limits, SlotLimits};
+pub use loader::PluginMeta;
+pub use registry::{Invocation, Registry, RegistryEvent, SlotStatus, VersionRecord};
+pub use slot::{Slot, UnknownSlot};
+pub use watch::{WatchHandle, watch};
