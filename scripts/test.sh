@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's test command, and what CI runs (.ci/run): installs what is missing, builds the plugins, checks
+# formatting and lints, and runs every test.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/order-host-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+for component in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
+
+step "formatting"
+cargo fmt --all --check
+(cd plugins && cargo fmt --all --check)
+
+step "plugins: build every component into plugins/dist"
+scripts/build-plugins.sh
+
+step "plugins: digests are stable across rebuilds"
+before=$(sha256sum plugins/dist/validation.wasm | cut -d' ' -f1)
+(cd plugins && cargo clean --release --target wasm32-wasip2 -p validation --quiet)
+scripts/build-plugins.sh
+after=$(sha256sum plugins/dist/validation.wasm | cut -d' ' -f1)
+if [ "$before" != "$after" ]; then
+  echo "validation.wasm changed across a clean rebuild: $before vs $after" >&2
+  exit 1
+fi
+echo "validation.wasm sha256:$after, identical after a clean rebuild" >&2
+
+step "plugins: lints and unit tests (rules run natively)"
+host_triple=$(rustc -vV | sed -n 's/^host: //p')
+(cd plugins && cargo clippy --target wasm32-wasip2 --locked -- -D warnings)
+(cd plugins && cargo test --target "$host_triple" --locked -p validation -p payment -p shipping)
+
+step "host: lints"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "host: tests"
+cargo test --workspace --locked
+
+step "all green"
