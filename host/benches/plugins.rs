@@ -3,23 +3,24 @@
 //!
 //! Run: `cargo bench -p order-host --bench plugins` (after `scripts/build-plugins.sh`).
 
+use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, black_box};
+use criterion::Criterion;
 use order_host::plugins::{Limits, LoadedPlugin, PluginRuntime, RuntimeConfig, Slot, SlotLimits, wit};
 
 // The plugins' own rule modules, compiled natively: "the same logic called natively".
 #[path = "../../plugins/validation/src/rules.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)] // the rules' own unit tests compile here too but do not run
 mod validation_rules;
 
 #[path = "../../plugins/payment/src/rules.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)] // the rules' own unit tests compile here too but do not run
 mod payment_rules;
 
 #[path = "../../plugins/shipping/src/rules.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)] // the rules' own unit tests compile here too but do not run
 mod shipping_rules;
 
 fn dist() -> PathBuf {
