@@ -7,5 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod plugins;
+pub mod store;
 pub mod telemetry;

@@ -1,0 +1,244 @@
+//! An order as clients send it: id, payment id, items, address.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// An order id: 1–64 characters from `A–Z a–z 0–9 . _ -`. It is also the Temporal workflow id, so it must not look
+/// like a shipping child's id (`<order id>-shipping-<n>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(String);
+
+/// Why a string is not an order id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderIdError {
+    /// Empty or longer than 64 characters.
+    #[error("order id must be 1–64 characters long")]
+    Length,
+    /// A character outside `A–Z a–z 0–9 . _ -`.
+    #[error("order id may only contain letters, digits, '.', '_' and '-'")]
+    Characters,
+    /// Ends like a shipping child workflow id.
+    #[error("order id may not end in -shipping-<number>: that names a shipping workflow")]
+    Reserved,
+}
+
+impl OrderId {
+    /// The longest id accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Parses an order id.
+    pub fn parse(s: &str) -> Result<OrderId, OrderIdError> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(OrderIdError::Length);
+        }
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return Err(OrderIdError::Characters);
+        }
+        if let Some((_, n)) = s.rsplit_once("-shipping-") {
+            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(OrderIdError::Reserved);
+            }
+        }
+        Ok(OrderId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The workflow id of this order's `n`-th shipping attempt.
+    pub fn shipping_workflow_id(&self, n: u32) -> String {
+        format!("{}-shipping-{n}", self.0)
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = OrderIdError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        OrderId::parse(&s)
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One order line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Item {
+    /// Stock-keeping unit, e.g. `SKU-001`.
+    pub sku: String,
+    /// Units ordered.
+    pub quantity: u32,
+    /// Price of one unit in cents.
+    pub unit_price_cents: u64,
+}
+
+/// A US postal address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Address {
+    pub street: String,
+    pub city: String,
+    /// Two-letter state code.
+    pub state: String,
+    /// `12345` or `12345-6789`.
+    pub zip_code: String,
+}
+
+/// Why an address was refused before it reached the workflow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address: {}", .problems.join("; "))]
+pub struct AddressError {
+    pub problems: Vec<String>,
+}
+
+impl Address {
+    /// Longest street or city accepted.
+    pub const MAX_FIELD_LEN: usize = 200;
+
+    /// Checks the address's shape (fields present, state two letters, ZIP 5 digits or ZIP+4) and trims it. Whether
+    /// the state exists and the order as a whole is acceptable is the validation plugin's call.
+    pub fn parse(raw: Address) -> Result<Address, AddressError> {
+        let mut problems = Vec::new();
+        let street = raw.street.trim().to_owned();
+        let city = raw.city.trim().to_owned();
+        let state = raw.state.trim().to_ascii_uppercase();
+        let zip_code = raw.zip_code.trim().to_owned();
+        for (field, value) in [("street", &street), ("city", &city)] {
+            if value.is_empty() {
+                problems.push(format!("{field} is missing"));
+            } else if value.chars().count() > Self::MAX_FIELD_LEN {
+                problems.push(format!("{field} is longer than {} characters", Self::MAX_FIELD_LEN));
+            }
+        }
+        if !(state.len() == 2 && state.bytes().all(|b| b.is_ascii_uppercase())) {
+            problems.push(format!("state {:?} must be a two-letter code", raw.state));
+        }
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let zip_ok = match zip_code.split_once('-') {
+            None => digits(&zip_code, 5),
+            Some((five, four)) => digits(five, 5) && digits(four, 4),
+        };
+        if !zip_ok {
+            problems.push(format!("zip_code {:?} must be 5 digits or ZIP+4 (12345-6789)", raw.zip_code));
+        }
+        if problems.is_empty() { Ok(Address { street, city, state, zip_code }) } else { Err(AddressError { problems }) }
+    }
+}
+
+/// What happens when nobody approves an order in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeoutAction {
+    /// Cancel the order (the default: nothing is charged without approval).
+    #[default]
+    Cancel,
+    /// Approve it (for unattended runs and demos).
+    Approve,
+}
+
+/// Per-order overrides of the worker's defaults; absent fields take the worker's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderOptions {
+    /// How long to wait for `approve_order` (milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_ms: Option<u64>,
+    /// What to do when the wait ends without approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_action: Option<TimeoutAction>,
+    /// How many shipping workflows to try before the order fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_shipping_attempts: Option<u32>,
+}
+
+impl OrderOptions {
+    pub fn approval_timeout(&self) -> Option<Duration> {
+        self.approval_timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// The input of `OrderWorkflow`, as JSON:
+/// `{"order_id","payment_id","items":[{"sku","quantity","unit_price_cents"}],"address":{…}}` plus optional `options`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderInput {
+    pub order_id: String,
+    pub payment_id: String,
+    pub items: Vec<Item>,
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub options: OrderOptions,
+}
+
+fn is_default(o: &OrderOptions) -> bool {
+    *o == OrderOptions::default()
+}
+
+impl OrderInput {
+    /// Sum of quantity × unit price (saturating; the validator refuses totals that overflow).
+    pub fn total_cents(&self) -> u64 {
+        self.items.iter().fold(0u64, |t, i| t.saturating_add(u64::from(i.quantity).saturating_mul(i.unit_price_cents)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids() {
+        assert!(OrderId::parse("order-123").is_ok());
+        assert!(OrderId::parse("A.b_C-9").is_ok());
+        assert_eq!(OrderId::parse(""), Err(OrderIdError::Length));
+        assert_eq!(OrderId::parse(&"x".repeat(65)), Err(OrderIdError::Length));
+        assert_eq!(OrderId::parse("order 1"), Err(OrderIdError::Characters));
+        assert_eq!(OrderId::parse("order/1"), Err(OrderIdError::Characters));
+        assert_eq!(OrderId::parse("order-1-shipping-2"), Err(OrderIdError::Reserved));
+        assert!(OrderId::parse("order-1-shipping-x").is_ok());
+        assert_eq!(OrderId::parse("o-1").unwrap().shipping_workflow_id(3), "o-1-shipping-3");
+    }
+
+    #[test]
+    fn addresses_are_trimmed_and_checked() {
+        let raw = Address {
+            street: " 1 Main St ".into(),
+            city: "Springfield".into(),
+            state: "il".into(),
+            zip_code: "62701-1234".into(),
+        };
+        let parsed = Address::parse(raw).unwrap();
+        assert_eq!((parsed.street.as_str(), parsed.state.as_str()), ("1 Main St", "IL"));
+
+        let err = Address::parse(Address {
+            street: String::new(),
+            city: "x".repeat(201),
+            state: "Illinois".into(),
+            zip_code: "6270".into(),
+        })
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn input_json_matches_the_contract() {
+        let json = r#"{"order_id":"order-123","payment_id":"payment-456",
+            "items":[{"sku":"SKU-001","quantity":2,"unit_price_cents":1500}],
+            "address":{"street":"1 Main St","city":"Springfield","state":"IL","zip_code":"62701"}}"#;
+        let input: OrderInput = serde_json::from_str(json).unwrap();
+        assert_eq!(input.total_cents(), 3000);
+        assert_eq!(input.options, OrderOptions::default());
+        let back = serde_json::to_value(&input).unwrap();
+        assert!(back.get("options").is_none(), "default options are not serialized");
+    }
+}

@@ -1,0 +1,433 @@
+//! The SQL both adapters share. PostgreSQL and SQLite accept the same statements here (`$n` placeholders,
+//! `ON CONFLICT`, `RETURNING`), and sqlx maps the same Rust types onto each backend's columns (JSON as `JSONB` or
+//! `TEXT`, timestamps as `TIMESTAMPTZ` or RFC 3339 `TEXT`), so one body, expanded per backend, serves both.
+
+/// Implements [`super::Store`] for `$store`, a struct with a `pool: sqlx::Pool<$db>` field and a `MIGRATIONS` const.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                Self::MIGRATIONS.migrator().await?.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_order(&self, order: &$crate::store::NewOrder) -> Result<bool, $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                let done = sqlx::query(
+                    "INSERT INTO orders (order_id, payment_id, state, state_seq, step, items, address, created_at, updated_at)
+                     VALUES ($1, $2, $3, 1, 'receive_order', $4, $5, $6, $6)
+                     ON CONFLICT (order_id) DO NOTHING",
+                )
+                .bind(&order.order_id)
+                .bind(&order.payment_id)
+                .bind($crate::domain::OrderState::Received.as_str())
+                .bind(sqlx::types::Json(&order.items))
+                .bind(sqlx::types::Json(&order.address))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_order(
+                &self,
+                order_id: &str,
+            ) -> Result<Option<$crate::store::OrderRow>, $crate::store::StoreError> {
+                let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE order_id = $1"))
+                    .bind(order_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| order_row(&r)).transpose()
+            }
+
+            async fn list_orders(
+                &self,
+                filter: &$crate::store::OrderFilter,
+            ) -> Result<Vec<$crate::store::OrderRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    order_columns!(),
+                    " FROM orders WHERE ($1 IS NULL OR state = $1)
+                      ORDER BY created_at DESC, order_id DESC LIMIT $2 OFFSET $3"
+                ))
+                .bind(filter.state.map(|s| s.as_str()))
+                .bind(i64::from(filter.limit))
+                .bind(i64::from(filter.offset))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(order_row).collect()
+            }
+
+            async fn transition(
+                &self,
+                order_id: &str,
+                t: &$crate::store::Transition,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let applied = apply_transition(&mut *tx, order_id, t).await?;
+                tx.commit().await?;
+                Ok(applied)
+            }
+
+            async fn count_by_state(
+                &self,
+            ) -> Result<Vec<($crate::domain::OrderState, u64)>, $crate::store::StoreError> {
+                let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state ORDER BY state")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let state: String = sqlx::Row::try_get(r, "state")?;
+                        let n: i64 = sqlx::Row::try_get(r, "n")?;
+                        Ok((parse_state(&state)?, n.max(0) as u64))
+                    })
+                    .collect()
+            }
+
+            async fn begin_payment(
+                &self,
+                payment_id: &str,
+                order_id: &str,
+                amount_cents: u64,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                sqlx::query(
+                    "INSERT INTO payments (payment_id, order_id, amount_cents, status, created_at, updated_at)
+                     VALUES ($1, $2, $3, 'pending', $4, $4)
+                     ON CONFLICT (payment_id) DO NOTHING",
+                )
+                .bind(payment_id)
+                .bind(order_id)
+                .bind(cents(amount_cents)?)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                let row = self.get_payment(payment_id).await?.ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("payment {payment_id} vanished after insert"))
+                })?;
+                if row.order_id != order_id {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "payment id {payment_id} already belongs to order {}",
+                        row.order_id
+                    )));
+                }
+                Ok(row)
+            }
+
+            async fn complete_charge(
+                &self,
+                payment_id: &str,
+                transaction_id: &str,
+                order: Option<(&str, &$crate::store::Transition)>,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "UPDATE payments SET status = 'charged', transaction_id = $2, updated_at = $3
+                     WHERE payment_id = $1 AND status = 'pending'",
+                )
+                .bind(payment_id)
+                .bind(transaction_id)
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                if let Some((order_id, t)) = order {
+                    apply_transition(&mut *tx, order_id, t).await?;
+                }
+                let row = sqlx::query(concat!("SELECT ", payment_columns!(), " FROM payments WHERE payment_id = $1"))
+                    .bind(payment_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                payment_row(&row)
+            }
+
+            async fn decline_payment(
+                &self,
+                payment_id: &str,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                self.set_payment_status(payment_id, "declined", None, "pending").await
+            }
+
+            async fn refund_payment(
+                &self,
+                payment_id: &str,
+                refund_id: &str,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                self.set_payment_status(payment_id, "refunded", Some(refund_id), "charged").await
+            }
+
+            async fn get_payment(
+                &self,
+                payment_id: &str,
+            ) -> Result<Option<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                let row = sqlx::query(concat!("SELECT ", payment_columns!(), " FROM payments WHERE payment_id = $1"))
+                    .bind(payment_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| payment_row(&r)).transpose()
+            }
+
+            async fn payments_for_order(
+                &self,
+                order_id: &str,
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"
+                ))
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(payment_row).collect()
+            }
+
+            async fn append_event(&self, e: &$crate::store::NewEvent) -> Result<i64, $crate::store::StoreError> {
+                let id: i64 = sqlx::Row::try_get(
+                    &sqlx::query(
+                        "INSERT INTO events (order_id, kind, activity, attempt, outcome, message, plugin_digest,
+                                             state, details, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                    )
+                    .bind(&e.order_id)
+                    .bind(&e.kind)
+                    .bind(e.activity.as_deref())
+                    .bind(e.attempt.map(|a| i32::try_from(a).unwrap_or(i32::MAX)))
+                    .bind(e.outcome.as_deref())
+                    .bind(e.message.as_deref())
+                    .bind(e.plugin_digest.as_deref())
+                    .bind(e.state.map(|s| s.as_str()))
+                    .bind(e.details.as_ref().map(sqlx::types::Json))
+                    .bind(chrono::Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?,
+                    "id",
+                )?;
+                Ok(id)
+            }
+
+            async fn events(
+                &self,
+                order_id: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, order_id, kind, activity, attempt, outcome, message, plugin_digest, state, details,
+                            created_at
+                     FROM events WHERE order_id = $1 ORDER BY id LIMIT $2",
+                )
+                .bind(order_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row as _;
+                        let state: Option<String> = r.try_get("state")?;
+                        let attempt: Option<i32> = r.try_get("attempt")?;
+                        let details: Option<sqlx::types::Json<serde_json::Value>> = r.try_get("details")?;
+                        Ok($crate::store::EventRow {
+                            id: r.try_get("id")?,
+                            order_id: r.try_get("order_id")?,
+                            kind: r.try_get("kind")?,
+                            activity: r.try_get("activity")?,
+                            attempt: attempt.map(|a| a.max(0) as u32),
+                            outcome: r.try_get("outcome")?,
+                            message: r.try_get("message")?,
+                            plugin_digest: r.try_get("plugin_digest")?,
+                            state: state.as_deref().map(parse_state).transpose()?,
+                            details: details.map(|d| d.0),
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_plugin_version(
+                &self,
+                v: &$crate::store::PluginVersionRow,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO plugin_versions (slot, digest, name, version, source, size_bytes, activation, host,
+                                                  loaded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&v.slot)
+                .bind(&v.digest)
+                .bind(&v.name)
+                .bind(&v.version)
+                .bind(&v.source)
+                .bind(cents(v.size_bytes)?)
+                .bind(&v.activation)
+                .bind(&v.host)
+                .bind(v.loaded_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn plugin_versions(
+                &self,
+                slot: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::PluginVersionRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT slot, digest, name, version, source, size_bytes, activation, host, loaded_at
+                     FROM plugin_versions WHERE ($1 IS NULL OR slot = $1) ORDER BY id DESC LIMIT $2",
+                )
+                .bind(slot)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row as _;
+                        let size: i64 = r.try_get("size_bytes")?;
+                        Ok($crate::store::PluginVersionRow {
+                            slot: r.try_get("slot")?,
+                            digest: r.try_get("digest")?,
+                            name: r.try_get("name")?,
+                            version: r.try_get("version")?,
+                            source: r.try_get("source")?,
+                            size_bytes: size.max(0) as u64,
+                            activation: r.try_get("activation")?,
+                            host: r.try_get("host")?,
+                            loaded_at: r.try_get("loaded_at")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        impl $store {
+            async fn set_payment_status(
+                &self,
+                payment_id: &str,
+                status: &str,
+                refund_id: Option<&str>,
+                from: &str,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                sqlx::query(
+                    "UPDATE payments SET status = $2, refund_id = COALESCE($3, refund_id), updated_at = $4
+                     WHERE payment_id = $1 AND status = $5",
+                )
+                .bind(payment_id)
+                .bind(status)
+                .bind(refund_id)
+                .bind(chrono::Utc::now())
+                .bind(from)
+                .execute(&self.pool)
+                .await?;
+                $crate::store::Store::get_payment(self, payment_id)
+                    .await?
+                    .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))
+            }
+        }
+
+        /// Applies a transition inside a transaction: order fields, then the state if `seq` is newer.
+        async fn apply_transition(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            order_id: &str,
+            t: &$crate::store::Transition,
+        ) -> Result<bool, $crate::store::StoreError> {
+            let done = sqlx::query(
+                "UPDATE orders SET
+                    state = COALESCE($3, state),
+                    step = COALESCE($4, step),
+                    total_cents = COALESCE($5, total_cents),
+                    items = COALESCE($6, items),
+                    address = COALESCE($7, address),
+                    package_id = COALESCE($8, package_id),
+                    carrier = COALESCE($9, carrier),
+                    tracking = COALESCE($10, tracking),
+                    state_seq = $2,
+                    updated_at = $11
+                 WHERE order_id = $1 AND state_seq < $2",
+            )
+            .bind(order_id)
+            .bind(i64::from(t.seq))
+            .bind(t.state.map(|s| s.as_str()))
+            .bind(t.step.as_deref())
+            .bind(t.total_cents.map(cents).transpose()?)
+            .bind(t.items.as_ref().map(sqlx::types::Json))
+            .bind(t.address.as_ref().map(sqlx::types::Json))
+            .bind(t.package_id.as_deref())
+            .bind(t.carrier.as_deref())
+            .bind(t.tracking.as_deref())
+            .bind(chrono::Utc::now())
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        fn order_row(r: &<$db as sqlx::Database>::Row) -> Result<$crate::store::OrderRow, $crate::store::StoreError> {
+            use sqlx::Row as _;
+            let state: String = r.try_get("state")?;
+            let total: Option<i64> = r.try_get("total_cents")?;
+            let items: sqlx::types::Json<Vec<$crate::domain::Item>> = r.try_get("items")?;
+            let address: sqlx::types::Json<$crate::domain::Address> = r.try_get("address")?;
+            Ok($crate::store::OrderRow {
+                order_id: r.try_get("order_id")?,
+                payment_id: r.try_get("payment_id")?,
+                state: parse_state(&state)?,
+                step: r.try_get("step")?,
+                items: items.0,
+                address: address.0,
+                total_cents: total.map(|t| t.max(0) as u64),
+                package_id: r.try_get("package_id")?,
+                carrier: r.try_get("carrier")?,
+                tracking: r.try_get("tracking")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn payment_row(
+            r: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+            use sqlx::Row as _;
+            let status: String = r.try_get("status")?;
+            let amount: i64 = r.try_get("amount_cents")?;
+            Ok($crate::store::PaymentRow {
+                payment_id: r.try_get("payment_id")?,
+                order_id: r.try_get("order_id")?,
+                amount_cents: amount.max(0) as u64,
+                status: $crate::domain::PaymentState::parse(&status)
+                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("payment status {status:?}")))?,
+                transaction_id: r.try_get("transaction_id")?,
+                refund_id: r.try_get("refund_id")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn parse_state(s: &str) -> Result<$crate::domain::OrderState, $crate::store::StoreError> {
+            s.parse().map_err($crate::store::StoreError::Corrupt)
+        }
+
+        fn cents(v: u64) -> Result<i64, $crate::store::StoreError> {
+            i64::try_from(v).map_err(|_| $crate::store::StoreError::Conflict(format!("{v} does not fit in BIGINT")))
+        }
+    };
+}
+
+macro_rules! order_columns {
+    () => {
+        "order_id, payment_id, state, step, items, address, total_cents, package_id, carrier, tracking, created_at, \
+         updated_at"
+    };
+}
+
+macro_rules! payment_columns {
+    () => {
+        "payment_id, order_id, amount_cents, status, transaction_id, refund_id, created_at, updated_at"
+    };
+}
+
+pub(crate) use {impl_sql_store, order_columns, payment_columns};

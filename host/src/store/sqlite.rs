@@ -1,0 +1,45 @@
+//! The SQLite adapter: the embedded default (`sqlite://data/orders.db`), created on first use.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::StoreError;
+use super::migrations::{Embedded, SQLITE};
+use super::sql::{impl_sql_store, order_columns, payment_columns};
+
+/// Orders, payments and events in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    const MIGRATIONS: Embedded = SQLITE;
+
+    /// Opens `url` (`sqlite://path/to/file.db` or `sqlite::memory:`), creating the file and its directory.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL lets readers (the REST API) run while a worker writes; NORMAL sync is durable across process
+            // crashes, which is what the crash tests kill.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(dir) = Path::new(options.get_filename()).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(sqlx::Error::Configuration(format!("{}: {e}", dir.display()).into())))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl_sql_store!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,11 @@
+//! Test harness for order-host's integration tests: real services, isolated per test.
+//!
+//! - [`db`]: a fresh SQLite file or PostgreSQL schema per test (`TEST_DATABASE_URL`, default the local server);
+//! - [`temporal`]: one `temporal server start-dev` per test process on a free port, unless `TEMPORAL_ADDRESS` is set;
+//! - [`paths`]: where the built plugin components are;
+//! - [`wait`]: polling a condition with a deadline (tests never sleep to wait).
+
+pub mod db;
+pub mod paths;
+pub mod temporal;
+pub mod wait;

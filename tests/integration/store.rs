@@ -1,0 +1,181 @@
+//! The store contract, on SQLite and PostgreSQL alike.
+
+use order_host::domain::{Address, Item, OrderState, PaymentState};
+use order_host::store::{NewEvent, NewOrder, OrderFilter, PluginVersionRow, Transition};
+use order_host_tests::db::TestDb;
+
+use crate::both_backends;
+
+fn new_order(id: &str) -> NewOrder {
+    NewOrder {
+        order_id: id.to_owned(),
+        payment_id: format!("pay-{id}"),
+        items: vec![Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 }],
+        address: Address {
+            street: "1 Main St".into(),
+            city: "Springfield".into(),
+            state: "IL".into(),
+            zip_code: "62701".into(),
+        },
+    }
+}
+
+both_backends!(orders_are_keyed_by_id, |db: TestDb| async move {
+    let store = &db.store;
+    assert!(store.insert_order(&new_order("o-1")).await.unwrap());
+    let mut again = new_order("o-1");
+    again.payment_id = "other".into();
+    assert!(!store.insert_order(&again).await.unwrap(), "second insert is a no-op");
+    let row = store.get_order("o-1").await.unwrap().unwrap();
+    assert_eq!(row.payment_id, "pay-o-1", "the first order is kept");
+    assert_eq!(row.state, OrderState::Received);
+    assert_eq!(row.items[0].quantity, 2);
+    assert!(store.get_order("nope").await.unwrap().is_none());
+    store.migrate().await.expect("migrating twice is a no-op");
+});
+
+both_backends!(transitions_never_go_backwards, |db: TestDb| async move {
+    let store = &db.store;
+    store.insert_order(&new_order("o-1")).await.unwrap();
+    let validated = Transition {
+        seq: 2,
+        state: Some(OrderState::Validated),
+        step: Some("validate_order".into()),
+        total_cents: Some(3000),
+        ..Transition::default()
+    };
+    assert!(store.transition("o-1", &validated).await.unwrap());
+    let stale = Transition { seq: 2, state: Some(OrderState::Received), ..Transition::default() };
+    assert!(!store.transition("o-1", &stale).await.unwrap(), "same seq is stale");
+    let older = Transition { seq: 1, state: Some(OrderState::Cancelled), ..Transition::default() };
+    assert!(!store.transition("o-1", &older).await.unwrap());
+    let row = store.get_order("o-1").await.unwrap().unwrap();
+    assert_eq!((row.state, row.total_cents), (OrderState::Validated, Some(3000)));
+
+    let shipped = Transition {
+        seq: 9,
+        state: Some(OrderState::Shipped),
+        carrier: Some("UPS".into()),
+        tracking: Some("1Z1".into()),
+        ..Transition::default()
+    };
+    assert!(store.transition("o-1", &shipped).await.unwrap());
+    let row = store.get_order("o-1").await.unwrap().unwrap();
+    assert_eq!(row.state, OrderState::Shipped);
+    assert_eq!(row.total_cents, Some(3000), "fields not in a transition are kept");
+    assert_eq!(row.tracking.as_deref(), Some("1Z1"));
+    assert!(!store.transition("missing", &shipped).await.unwrap());
+});
+
+both_backends!(payments_are_charged_once, |db: TestDb| async move {
+    let store = &db.store;
+    store.insert_order(&new_order("o-1")).await.unwrap();
+    store.insert_order(&new_order("o-2")).await.unwrap();
+
+    let pending = store.begin_payment("pay-1", "o-1", 3000).await.unwrap();
+    assert_eq!((pending.status, pending.amount_cents), (PaymentState::Pending, 3000));
+    let again = store.begin_payment("pay-1", "o-1", 9999).await.unwrap();
+    assert_eq!(again.amount_cents, 3000, "ON CONFLICT DO NOTHING keeps the first row");
+    let conflict = store.begin_payment("pay-1", "o-2", 3000).await.unwrap_err();
+    assert!(conflict.to_string().contains("already belongs to order o-1"), "{conflict}");
+    assert!(!conflict.is_transient());
+
+    let charged_state = Transition { seq: 5, state: Some(OrderState::Charged), ..Transition::default() };
+    let charged = store.complete_charge("pay-1", "txn-1", Some(("o-1", &charged_state))).await.unwrap();
+    assert_eq!((charged.status, charged.transaction_id.as_deref()), (PaymentState::Charged, Some("txn-1")));
+    assert_eq!(store.get_order("o-1").await.unwrap().unwrap().state, OrderState::Charged);
+    let twice = store.complete_charge("pay-1", "txn-2", None).await.unwrap();
+    assert_eq!(twice.transaction_id.as_deref(), Some("txn-1"), "a charged payment keeps its transaction");
+
+    let refunded = store.refund_payment("pay-1", "rfd-1").await.unwrap();
+    assert_eq!((refunded.status, refunded.refund_id.as_deref()), (PaymentState::Refunded, Some("rfd-1")));
+    let refunded_again = store.refund_payment("pay-1", "rfd-2").await.unwrap();
+    assert_eq!(refunded_again.refund_id.as_deref(), Some("rfd-1"));
+
+    store.begin_payment("pay-2", "o-2", 10).await.unwrap();
+    assert_eq!(store.decline_payment("pay-2").await.unwrap().status, PaymentState::Declined);
+    let late_charge = store.complete_charge("pay-2", "txn-x", None).await.unwrap();
+    assert_eq!(late_charge.status, PaymentState::Declined, "a declined payment is never charged");
+    assert_eq!(store.payments_for_order("o-1").await.unwrap().len(), 1);
+});
+
+both_backends!(events_are_appended_in_order, |db: TestDb| async move {
+    let store = &db.store;
+    let first = store
+        .append_event(&NewEvent {
+            activity: Some("validate_order".into()),
+            attempt: Some(1),
+            outcome: Some("retryable_error".into()),
+            message: Some("boom".into()),
+            plugin_digest: Some("sha256:abc".into()),
+            ..NewEvent::new("o-1", "activity")
+        })
+        .await
+        .unwrap();
+    let second = store
+        .append_event(&NewEvent {
+            state: Some(OrderState::Validated),
+            details: Some(serde_json::json!({"total_cents": 3000})),
+            ..NewEvent::new("o-1", "state")
+        })
+        .await
+        .unwrap();
+    store.append_event(&NewEvent::new("o-2", "state")).await.unwrap();
+    assert!(second > first);
+    let events = store.events("o-1", 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first, second]);
+    assert_eq!(events[0].attempt, Some(1));
+    assert_eq!(events[0].plugin_digest.as_deref(), Some("sha256:abc"));
+    assert_eq!(events[1].state, Some(OrderState::Validated));
+    assert_eq!(events[1].details, Some(serde_json::json!({"total_cents": 3000})));
+    assert_eq!(store.events("o-1", 1).await.unwrap().len(), 1);
+});
+
+both_backends!(orders_list_by_state_and_page, |db: TestDb| async move {
+    let store = &db.store;
+    for i in 0..5 {
+        store.insert_order(&new_order(&format!("o-{i}"))).await.unwrap();
+    }
+    let shipped = Transition { seq: 2, state: Some(OrderState::Shipped), ..Transition::default() };
+    store.transition("o-1", &shipped).await.unwrap();
+    store.transition("o-3", &shipped).await.unwrap();
+
+    let all = store.list_orders(&OrderFilter { state: None, limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let page = store.list_orders(&OrderFilter { state: None, limit: 2, offset: 4 }).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let only_shipped =
+        store.list_orders(&OrderFilter { state: Some(OrderState::Shipped), limit: 10, offset: 0 }).await.unwrap();
+    let mut ids: Vec<_> = only_shipped.iter().map(|o| o.order_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["o-1", "o-3"]);
+    let counts = store.count_by_state().await.unwrap();
+    assert!(counts.contains(&(OrderState::Shipped, 2)) && counts.contains(&(OrderState::Received, 3)), "{counts:?}");
+});
+
+both_backends!(plugin_versions_are_recorded, |db: TestDb| async move {
+    let store = &db.store;
+    for (slot, digest) in [("payment", "sha256:1"), ("payment", "sha256:2"), ("shipping", "sha256:3")] {
+        store
+            .record_plugin_version(&PluginVersionRow {
+                slot: slot.into(),
+                digest: digest.into(),
+                name: slot.into(),
+                version: "0.1.0".into(),
+                source: "test".into(),
+                size_bytes: 1234,
+                activation: "loaded".into(),
+                host: "h:1".into(),
+                loaded_at: chrono_now(),
+            })
+            .await
+            .unwrap();
+    }
+    let payment = store.plugin_versions(Some("payment"), 10).await.unwrap();
+    assert_eq!(payment.iter().map(|v| v.digest.as_str()).collect::<Vec<_>>(), ["sha256:2", "sha256:1"]);
+    assert_eq!(store.plugin_versions(None, 10).await.unwrap().len(), 3);
+});
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
