@@ -4,11 +4,63 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::activities::failure::{self, FailureMode, FailureSimulation, Injections};
+use crate::activities::OrderDefaults;
+use crate::domain::TimeoutAction;
 use crate::plugins::{Limits, RuntimeConfig, Slot, SlotLimits};
 
 /// Settings shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// Where orders, payments and events live: `sqlite://path.db` (created if missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/orders.db", global = true)]
+    pub database_url: String,
+
+    /// The Temporal frontend.
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233", global = true)]
+    pub temporal_address: String,
+
+    /// The Temporal namespace.
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default", global = true)]
+    pub temporal_namespace: String,
+
+    /// Task queue of `OrderWorkflow` and its activities.
+    #[arg(long, env = "ORDERS_TASK_QUEUE", default_value = "orders", global = true)]
+    pub orders_task_queue: String,
+
+    /// Task queue of `ShippingWorkflow` and its activities.
+    #[arg(long, env = "SHIPPING_TASK_QUEUE", default_value = "shipping", global = true)]
+    pub shipping_task_queue: String,
+
+    /// How long an order waits for `approve_order`.
+    #[arg(long, env = "APPROVAL_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub approval_timeout: Duration,
+
+    /// What happens when the approval wait ends without approval.
+    #[arg(long, env = "APPROVAL_TIMEOUT_ACTION", value_enum, default_value = "cancel", global = true)]
+    pub approval_timeout_action: TimeoutAction,
+
+    /// Shipping workflows tried per order before it fails (and is refunded).
+    #[arg(long, env = "MAX_SHIPPING_ATTEMPTS", default_value_t = 3, global = true)]
+    pub max_shipping_attempts: u32,
+
+    /// Start-to-close timeout of one business activity attempt. Short on purpose: the activities take milliseconds,
+    /// and this timeout is what bounds an attempt that hangs.
+    #[arg(long, env = "ACTIVITY_TIMEOUT", default_value = "300ms", value_parser = humantime::parse_duration, global = true)]
+    pub activity_timeout: Duration,
+
+    /// Failure simulation at the start of every activity: `off` or `trellis` (33 % fail, 34 % hang, 33 % pass).
+    #[arg(long, env = "FAILURE_SIMULATION", value_enum, default_value = "off", global = true)]
+    pub failure_simulation: FailureMode,
+
+    /// Seed for the failure simulation (unset: random).
+    #[arg(long, env = "FAILURE_SEED", global = true)]
+    pub failure_seed: Option<u64>,
+
+    /// Deterministic injected failures, e.g. `charge_payment:after:2` (the first two attempts fail after charging).
+    #[arg(long, env = "FAILURE_INJECT", default_value = "", value_parser = failure::parse_injections, global = true)]
+    pub failure_inject: Injections,
+
     /// Where plugin components are loaded from and watched: `<slot>.wasm` for validation, payment, shipping.
     #[arg(long, env = "PLUGINS_DIR", default_value = "plugins/dist", global = true)]
     pub plugins_dir: PathBuf,
@@ -17,8 +69,8 @@ pub struct Config {
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
-    /// Wall-clock budget of one plugin call (humantime: `500ms`, `2s`).
-    #[arg(long, env = "PLUGIN_DEADLINE", default_value = "500ms", value_parser = humantime::parse_duration, global = true)]
+    /// Wall-clock budget of one plugin call (humantime: `200ms`, `2s`); keep it below `ACTIVITY_TIMEOUT`.
+    #[arg(long, env = "PLUGIN_DEADLINE", default_value = "200ms", value_parser = humantime::parse_duration, global = true)]
     pub plugin_deadline: Duration,
 
     /// Linear memory one plugin instance may use (`32MiB`, `512KiB`, bytes).
@@ -35,6 +87,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// The worker's defaults for orders.
+    pub fn order_defaults(&self) -> OrderDefaults {
+        OrderDefaults {
+            approval_timeout: self.approval_timeout,
+            approval_timeout_action: self.approval_timeout_action,
+            max_shipping_attempts: self.max_shipping_attempts.max(1),
+            shipping_task_queue: self.shipping_task_queue.clone(),
+            activity_timeout: self.activity_timeout,
+        }
+    }
+
+    /// The failure simulation.
+    pub fn failure(&self) -> FailureSimulation {
+        FailureSimulation {
+            mode: self.failure_simulation,
+            seed: self.failure_seed,
+            injections: self.failure_inject.0.clone(),
+        }
+    }
+
     /// The plugin runtime's settings.
     pub fn runtime(&self, cache: bool) -> RuntimeConfig {
         let base =

@@ -5,9 +5,13 @@
 //! - [`cli`]: the subcommands of the `order-host` binary;
 //! - [`telemetry`]: logging set-up.
 
+pub mod activities;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod plugins;
 pub mod store;
 pub mod telemetry;
+pub mod temporal;
+pub mod workflows;

@@ -3,12 +3,44 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use order_host::app::{App, shutdown_signal};
 use order_host::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     order_host::telemetry::init();
+    if let Command::Plugins(command) = &cli.command {
+        return order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Plugins(command) => order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock()),
+        Command::Migrate => {
+            order_host::store::open(&cli.config.database_url).await?;
+            tracing::info!(database = %redact(&cli.config.database_url), "migrations applied");
+            Ok(())
+        }
+        Command::Serve | Command::Worker { .. } => {
+            let queues = cli.command.queues();
+            let app = App::build(cli.config).await?;
+            app.run_workers(&queues, shutdown_signal()).await
+        }
+        Command::Plugins(_) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }

@@ -3,6 +3,7 @@
 pub mod plugins;
 
 use crate::config::Config;
+use crate::temporal::worker::Queue;
 
 /// order-host: an order lifecycle on Temporal whose business logic runs in sandboxed WebAssembly plugins.
 #[derive(Debug, clap::Parser)]
@@ -17,7 +18,27 @@ pub struct Cli {
 /// What to run.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// REST API and both workers in one process (the all-in-one default).
+    Serve,
+    /// Workers only; run many, on many machines.
+    Worker {
+        /// Serve only this queue (default: both).
+        #[arg(long, value_enum)]
+        queue: Option<Queue>,
+    },
+    /// Apply the database migrations to DATABASE_URL and exit.
+    Migrate,
     /// Inspect and check plugin components.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+}
+
+impl Command {
+    /// The queues a worker-running command serves.
+    pub fn queues(&self) -> Vec<Queue> {
+        match self {
+            Command::Worker { queue: Some(q) } => vec![*q],
+            _ => vec![Queue::Orders, Queue::Shipping],
+        }
+    }
 }

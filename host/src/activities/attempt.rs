@@ -1,0 +1,208 @@
+//! One activity attempt's bookkeeping: failure simulation at the start, an event and a log line at the end, and the
+//! single place where errors become retryable or non-retryable Temporal failures.
+
+use std::time::{Duration, SystemTime};
+
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use super::ActivityDeps;
+use super::failure::{InjectAt, Verdict};
+use crate::plugins::{PluginError, PluginMeta};
+use crate::store::{NewEvent, StoreError};
+
+/// The `type` of the `ApplicationFailure`s activities raise; workflows match on them.
+pub mod failure_types {
+    /// The plugin said the call can never succeed (invalid order, card declined, undeliverable).
+    pub const PLUGIN_PERMANENT: &str = "PluginPermanent";
+    /// A plugin failure worth retrying (its own retryable answer, trap, timeout, memory limit, busy, not loaded).
+    pub const PLUGIN_RETRYABLE: &str = "PluginRetryable";
+    /// The database could not be reached or refused for now.
+    pub const STORE_UNAVAILABLE: &str = "StoreUnavailable";
+    /// The database holds something that contradicts the request (a payment id of another order).
+    pub const STORE_CONFLICT: &str = "StoreConflict";
+    /// The activity's input can never be processed.
+    pub const INVALID_INPUT: &str = "InvalidInput";
+    /// Injected by failure simulation.
+    pub const SIMULATED: &str = "SimulatedFailure";
+}
+
+/// Why an attempt failed.
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    Plugin(PluginError),
+    Store(StoreError),
+    /// The input can never be processed (e.g. an order id that is not the workflow id).
+    Invalid(String),
+}
+
+impl From<PluginError> for AttemptError {
+    fn from(e: PluginError) -> Self {
+        AttemptError::Plugin(e)
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(e: StoreError) -> Self {
+        AttemptError::Store(e)
+    }
+}
+
+impl AttemptError {
+    /// (event outcome, failure type, retryable)
+    fn classify(&self) -> (&'static str, &'static str, bool) {
+        use failure_types as t;
+        match self {
+            AttemptError::Plugin(e) if !e.is_retryable() => ("permanent_error", t::PLUGIN_PERMANENT, false),
+            AttemptError::Plugin(_) => ("retryable_error", t::PLUGIN_RETRYABLE, true),
+            AttemptError::Store(e) if e.is_transient() => ("retryable_error", t::STORE_UNAVAILABLE, true),
+            AttemptError::Store(_) => ("permanent_error", t::STORE_CONFLICT, false),
+            AttemptError::Invalid(_) => ("permanent_error", t::INVALID_INPUT, false),
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptError::Plugin(e) => e.fmt(f),
+            AttemptError::Store(e) => e.fmt(f),
+            AttemptError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+/// An attempt in progress.
+pub(crate) struct Attempt<'a> {
+    deps: &'a ActivityDeps,
+    activity: &'static str,
+    order_id: String,
+    workflow_id: String,
+    pub(crate) number: u32,
+    digest: Option<String>,
+}
+
+impl ActivityDeps {
+    /// Starts an attempt of `activity` for `order_id`: applies failure simulation, which may fail or hang it.
+    pub(crate) async fn attempt(
+        &self,
+        ctx: &ActivityContext,
+        activity: &'static str,
+        order_id: &str,
+    ) -> Result<Attempt<'_>, ActivityError> {
+        let info = ctx.info();
+        let attempt = Attempt {
+            deps: self,
+            activity,
+            order_id: order_id.to_owned(),
+            workflow_id: info.workflow_id.clone().unwrap_or_default(),
+            number: info.attempt,
+            digest: None,
+        };
+        if self.failure.injected(activity, attempt.number, InjectAt::Before) {
+            return Err(attempt.simulated("simulated_failure", "injected failure before the work").await);
+        }
+        match self.failure.verdict(&attempt.workflow_id, activity, attempt.number) {
+            Verdict::Pass => Ok(attempt),
+            Verdict::Fail => Err(attempt.simulated("simulated_failure", "simulated retryable failure (trellis)").await),
+            Verdict::Hang => {
+                let _ = attempt.event("simulated_hang", Some("simulated hang (trellis)".to_owned()), None).await;
+                hang(ctx).await;
+                Err(retryable(failure_types::SIMULATED, "simulated hang ended by timeout or cancellation".to_owned()))
+            }
+        }
+    }
+}
+
+impl Attempt<'_> {
+    /// Remembers which plugin version this attempt ran, for its event.
+    pub(crate) fn ran(&mut self, plugin: Option<&PluginMeta>) {
+        self.digest = plugin.map(|p| p.digest.to_string());
+    }
+
+    /// Ends the attempt: appends its event, logs it, and maps a failure to a Temporal failure. A success can still be
+    /// turned into an injected failure after its effects (`FAILURE_INJECT=<activity>:after:N`).
+    pub(crate) async fn finish<T>(
+        self,
+        result: Result<T, AttemptError>,
+        details: Option<serde_json::Value>,
+    ) -> Result<T, ActivityError> {
+        match result {
+            Ok(value) => {
+                if self.deps.failure.injected(self.activity, self.number, InjectAt::After) {
+                    return Err(self.simulated("simulated_failure", "injected failure after the work was done").await);
+                }
+                self.event("completed", None, details).await?;
+                tracing::info!(
+                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+                    attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), "activity completed"
+                );
+                Ok(value)
+            }
+            Err(error) => {
+                let (outcome, type_name, is_retryable) = error.classify();
+                let message = error.to_string();
+                self.event(outcome, Some(message.clone()), details).await?;
+                tracing::warn!(
+                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+                    attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), retryable = is_retryable,
+                    error = %message, "activity attempt failed"
+                );
+                let failure = ApplicationFailure::builder(message).type_name(type_name.to_owned());
+                Err(ActivityError::application(failure.non_retryable(!is_retryable).build()))
+            }
+        }
+    }
+
+    async fn simulated(&self, outcome: &str, message: &str) -> ActivityError {
+        tracing::info!(
+            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+            attempt = self.number, "{message}"
+        );
+        if let Err(e) = self.event(outcome, Some(message.to_owned()), None).await {
+            return e;
+        }
+        retryable(failure_types::SIMULATED, message.to_owned())
+    }
+
+    async fn event(
+        &self,
+        outcome: &str,
+        message: Option<String>,
+        details: Option<serde_json::Value>,
+    ) -> Result<(), ActivityError> {
+        let event = NewEvent {
+            activity: Some(self.activity.to_owned()),
+            attempt: Some(self.number),
+            outcome: Some(outcome.to_owned()),
+            message,
+            plugin_digest: self.digest.clone(),
+            details,
+            ..NewEvent::new(&self.order_id, "activity")
+        };
+        self.deps.store.append_event(&event).await.map(|_| ()).map_err(|e| {
+            retryable(failure_types::STORE_UNAVAILABLE, format!("cannot record the {} event: {e}", self.activity))
+        })
+    }
+}
+
+fn retryable(type_name: &str, message: String) -> ActivityError {
+    ActivityError::application(ApplicationFailure::builder(message).type_name(type_name.to_owned()).build())
+}
+
+/// A simulated hang: does nothing until Temporal cancels the attempt (heartbeats carry the cancellation) or its
+/// start-to-close deadline has passed, so no task outlives the attempt it belongs to.
+async fn hang(ctx: &ActivityContext) {
+    let deadline = ctx.info().deadline.unwrap_or_else(|| SystemTime::now() + Duration::from_secs(60));
+    loop {
+        let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+        if left.is_zero() {
+            return;
+        }
+        tokio::select! {
+            () = ctx.cancelled() => return,
+            () = tokio::time::sleep(left.min(Duration::from_millis(100))) => {}
+        }
+        let _ = ctx.record_heartbeat(()).await;
+    }
+}

@@ -1,0 +1,246 @@
+//! The `orders` task queue's activities: `receive_order`, `validate_order`, `charge_payment`, `refund_payment`, and
+//! the `record_state` local activity.
+
+#![allow(missing_debug_implementations)] // the #[activities] macro generates marker types
+
+use std::sync::Arc;
+
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use super::attempt::AttemptError;
+use super::convert;
+use super::payloads::{
+    ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
+};
+use super::ActivityDeps;
+use crate::domain::{OrderId, OrderInput, OrderState, PaymentState};
+use crate::plugins::{PluginError, Slot, wit};
+use crate::store::{NewEvent, NewOrder, Transition};
+
+/// Activities of `OrderWorkflow`.
+#[derive(Debug)]
+pub struct OrderActivities {
+    deps: ActivityDeps,
+}
+
+impl OrderActivities {
+    pub fn new(deps: ActivityDeps) -> Self {
+        OrderActivities { deps }
+    }
+}
+
+#[activities]
+impl OrderActivities {
+    /// Records the order (idempotently) and fixes its settings.
+    #[activity(name = "receive_order")]
+    pub async fn receive_order(self: Arc<Self>, ctx: ActivityContext, input: OrderInput) -> Result<Received, ActivityError> {
+        let attempt = self.deps.attempt(&ctx, "receive_order", &input.order_id).await?;
+        let number = attempt.number;
+        let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+        let result = async {
+            OrderId::parse(&input.order_id).map_err(|e| AttemptError::Invalid(e.to_string()))?;
+            if input.order_id != workflow_id {
+                return Err(AttemptError::Invalid(format!(
+                    "order_id {:?} must equal the workflow id {workflow_id:?}",
+                    input.order_id
+                )));
+            }
+            let created = self
+                .deps
+                .store
+                .insert_order(&NewOrder {
+                    order_id: input.order_id.clone(),
+                    payment_id: input.payment_id.clone(),
+                    items: input.items.clone(),
+                    address: input.address.clone(),
+                })
+                .await?;
+            Ok(Received { settings: self.deps.defaults.settle(&input.options), created, attempt: number })
+        }
+        .await;
+        attempt.finish(result, None).await
+    }
+
+    /// Runs the validation plugin; on success records the normalised order, its total and state `validated`.
+    #[activity(name = "validate_order")]
+    pub async fn validate_order(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ValidateInput,
+    ) -> Result<Validated, ActivityError> {
+        let mut attempt = self.deps.attempt(&ctx, "validate_order", &input.order.order_id).await?;
+        let number = attempt.number;
+        let order = convert::order(&input.order, 0, number);
+        let call = self.deps.registry.call(Slot::Validation, move |p| p.validate(&order)).await;
+        attempt.ran(call.plugin.as_deref());
+        let result = async {
+            let valid = call.outcome?;
+            let plugin = convert::plugin_run(call.plugin.as_deref().expect("a plugin answered"));
+            let order = convert::order_back(valid.order, &input.order);
+            let transition = Transition {
+                seq: input.seq,
+                state: Some(OrderState::Validated),
+                step: Some("validate_order".into()),
+                total_cents: Some(valid.total_cents),
+                items: Some(order.items.clone()),
+                address: Some(order.address.clone()),
+                ..Transition::default()
+            };
+            self.deps.store.transition(&order.order_id, &transition).await?;
+            Ok(Validated { order, total_cents: valid.total_cents, plugin, attempt: number })
+        }
+        .await;
+        let details = result.as_ref().ok().map(|v| serde_json::json!({ "total_cents": v.total_cents }));
+        attempt.finish(result, details).await
+    }
+
+    /// Charges the payment once: a payment already charged returns its stored receipt without calling the plugin.
+    #[activity(name = "charge_payment")]
+    pub async fn charge_payment(self: Arc<Self>, ctx: ActivityContext, input: ChargeInput) -> Result<Charged, ActivityError> {
+        let mut attempt = self.deps.attempt(&ctx, "charge_payment", &input.order_id).await?;
+        let number = attempt.number;
+        let store = &self.deps.store;
+        let charged_state = Transition {
+            seq: input.seq,
+            state: Some(OrderState::Charged),
+            step: Some("charge_payment".into()),
+            ..Transition::default()
+        };
+        let payment = match store.begin_payment(&input.payment_id, &input.order_id, input.amount_cents).await {
+            Ok(payment) => payment,
+            Err(e) => return attempt.finish(Err(e.into()), None).await,
+        };
+        if payment.status == PaymentState::Charged {
+            // An earlier attempt charged and recorded it, then failed to report: reuse its receipt.
+            let result = store
+                .transition(&input.order_id, &charged_state)
+                .await
+                .map(|_| Charged {
+                    transaction_id: payment.transaction_id.clone().unwrap_or_default(),
+                    amount_cents: payment.amount_cents,
+                    plugin: None,
+                    attempt: number,
+                })
+                .map_err(AttemptError::from);
+            return attempt.finish(result, Some(serde_json::json!({ "reused_receipt": true }))).await;
+        }
+        if payment.status != PaymentState::Pending {
+            let message = format!("payment {} is {}; it cannot be charged", input.payment_id, payment.status.as_str());
+            let err = PluginError::Permanent { code: "payment_not_chargeable".into(), message };
+            return attempt.finish(Err(err.into()), None).await;
+        }
+
+        let request = wit::ChargeRequest {
+            payment_id: input.payment_id.clone(),
+            order_id: input.order_id.clone(),
+            amount_cents: input.amount_cents,
+            attempt: number,
+        };
+        let call = self.deps.registry.call(Slot::Payment, move |p| p.charge(&request)).await;
+        attempt.ran(call.plugin.as_deref());
+        let result = async {
+            match call.outcome {
+                Ok(receipt) => {
+                    let row = store
+                        .complete_charge(&input.payment_id, &receipt.transaction_id, Some((&input.order_id, &charged_state)))
+                        .await?;
+                    Ok(Charged {
+                        transaction_id: row.transaction_id.unwrap_or(receipt.transaction_id),
+                        amount_cents: row.amount_cents,
+                        plugin: call.plugin.as_deref().map(convert::plugin_run),
+                        attempt: number,
+                    })
+                }
+                Err(e) => {
+                    if !e.is_retryable() {
+                        store.decline_payment(&input.payment_id).await?;
+                    }
+                    Err(e.into())
+                }
+            }
+        }
+        .await;
+        let details = result.as_ref().ok().map(|c| serde_json::json!({ "transaction_id": c.transaction_id }));
+        attempt.finish(result, details).await
+    }
+
+    /// Gives a charged payment back (compensation); refunding twice returns the first refund.
+    #[activity(name = "refund_payment")]
+    pub async fn refund_payment(self: Arc<Self>, ctx: ActivityContext, input: RefundInput) -> Result<Refunded, ActivityError> {
+        let mut attempt = self.deps.attempt(&ctx, "refund_payment", &input.order_id).await?;
+        let number = attempt.number;
+        let store = &self.deps.store;
+        let payment = match store.get_payment(&input.payment_id).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                let err = AttemptError::Invalid(format!("payment {} does not exist", input.payment_id));
+                return attempt.finish(Err(err), None).await;
+            }
+            Err(e) => return attempt.finish(Err(e.into()), None).await,
+        };
+        if payment.status == PaymentState::Refunded {
+            let result = Ok(Refunded { refund_id: payment.refund_id.unwrap_or_default(), plugin: None, attempt: number });
+            return attempt.finish(result, Some(serde_json::json!({ "reused_refund": true }))).await;
+        }
+        if payment.status != PaymentState::Charged {
+            let err = AttemptError::Invalid(format!(
+                "payment {} is {}: nothing to refund",
+                input.payment_id,
+                payment.status.as_str()
+            ));
+            return attempt.finish(Err(err), None).await;
+        }
+        let request = wit::RefundRequest {
+            payment_id: input.payment_id.clone(),
+            transaction_id: input.transaction_id.clone(),
+            amount_cents: input.amount_cents,
+            reason: input.reason.clone(),
+        };
+        let call = self.deps.registry.call(Slot::Payment, move |p| p.refund(&request)).await;
+        attempt.ran(call.plugin.as_deref());
+        let result = async {
+            let receipt = call.outcome?;
+            let row = store.refund_payment(&input.payment_id, &receipt.refund_id).await?;
+            Ok(Refunded {
+                refund_id: row.refund_id.unwrap_or(receipt.refund_id),
+                plugin: call.plugin.as_deref().map(convert::plugin_run),
+                attempt: number,
+            })
+        }
+        .await;
+        let details = Some(serde_json::json!({ "reason": input.reason }));
+        attempt.finish(result, details).await
+    }
+
+    /// Records a state that no business activity writes (`awaiting_approval`, `approved`, `shipping`, `cancelled`,
+    /// `rejected`, `failed`). Run as a local activity; no failure simulation: it is bookkeeping.
+    #[activity(name = "record_state")]
+    pub async fn record_state(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecordStateInput,
+    ) -> Result<(), ActivityError> {
+        let transition = Transition {
+            seq: input.seq,
+            state: Some(input.state),
+            step: Some(input.step.clone()),
+            address: input.address.clone(),
+            ..Transition::default()
+        };
+        let store = &self.deps.store;
+        let applied = store.transition(&input.order_id, &transition).await?;
+        if applied {
+            store
+                .append_event(&NewEvent {
+                    state: Some(input.state),
+                    message: input.message.clone(),
+                    details: Some(serde_json::json!({ "step": input.step })),
+                    ..NewEvent::new(&input.order_id, "state")
+                })
+                .await?;
+            tracing::info!(order_id = %input.order_id, state = %input.state, step = %input.step, "order state changed");
+        }
+        Ok(())
+    }
+}

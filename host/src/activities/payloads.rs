@@ -1,0 +1,158 @@
+//! What workflows and activities exchange (JSON payloads, readable in the Temporal Web UI and by other SDKs).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Address, OrderInput, OrderState, PluginRun, TimeoutAction};
+
+/// The effective settings of one order: the worker's defaults merged with the order's own options. Returned by
+/// `receive_order` so they are fixed in the workflow's history (a worker restarted with other defaults replays the
+/// same order the same way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSettings {
+    pub approval_timeout_ms: u64,
+    pub approval_timeout_action: TimeoutAction,
+    pub max_shipping_attempts: u32,
+    pub shipping_task_queue: String,
+    /// Start-to-close timeout of one business activity attempt.
+    pub activity_timeout_ms: u64,
+}
+
+/// `receive_order`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Received {
+    pub settings: OrderSettings,
+    /// False when the order row already existed (a retried attempt).
+    pub created: bool,
+    pub attempt: u32,
+}
+
+/// `validate_order`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateInput {
+    pub order: OrderInput,
+    /// Sequence number of the `validated` state write.
+    pub seq: u32,
+}
+
+/// `validate_order`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validated {
+    /// The order as the validator normalised it.
+    pub order: OrderInput,
+    pub total_cents: u64,
+    pub plugin: PluginRun,
+    pub attempt: u32,
+}
+
+/// `charge_payment`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeInput {
+    pub order_id: String,
+    pub payment_id: String,
+    pub amount_cents: u64,
+    /// Sequence number of the `charged` state write.
+    pub seq: u32,
+}
+
+/// `charge_payment`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charged {
+    pub transaction_id: String,
+    pub amount_cents: u64,
+    /// The plugin that charged, or `None` when an earlier attempt had already charged and its receipt was reused.
+    pub plugin: Option<PluginRun>,
+    pub attempt: u32,
+}
+
+/// `refund_payment`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundInput {
+    pub order_id: String,
+    pub payment_id: String,
+    pub transaction_id: String,
+    pub amount_cents: u64,
+    pub reason: String,
+}
+
+/// `refund_payment`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refunded {
+    pub refund_id: String,
+    pub plugin: Option<PluginRun>,
+    pub attempt: u32,
+}
+
+/// A parcel as `prepare_package` made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageInfo {
+    pub package_id: String,
+    pub weight_grams: u32,
+    pub box_size: String,
+    pub units: u32,
+}
+
+/// `prepare_package`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareInput {
+    pub order: OrderInput,
+    pub shipment: u32,
+}
+
+/// `prepare_package`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Packed {
+    pub package: PackageInfo,
+    pub plugin: PluginRun,
+    pub attempt: u32,
+}
+
+/// `dispatch_carrier`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchInput {
+    /// The order with the address it ships to (the latest update before dispatch).
+    pub order: OrderInput,
+    pub shipment: u32,
+    pub package: PackageInfo,
+}
+
+/// `dispatch_carrier`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatched {
+    pub carrier: String,
+    pub tracking: String,
+    pub eta_days: u32,
+    pub plugin: PluginRun,
+    pub attempt: u32,
+}
+
+/// `ship_order`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipInput {
+    pub order_id: String,
+    pub shipment: u32,
+    pub package_id: String,
+    pub carrier: String,
+    pub tracking: String,
+    /// The address it went to.
+    pub address: Address,
+    /// Sequence number of the `shipped` state write.
+    pub seq: u32,
+}
+
+/// `ship_order`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipped {
+    pub attempt: u32,
+}
+
+/// `record_state`'s input (a local activity: bookkeeping for states no business activity writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStateInput {
+    pub order_id: String,
+    pub seq: u32,
+    pub state: OrderState,
+    pub step: String,
+    pub message: Option<String>,
+    /// The order's current address (updates between state changes reach the table with the next one).
+    pub address: Option<Address>,
+}

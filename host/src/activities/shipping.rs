@@ -1,0 +1,102 @@
+//! The `shipping` task queue's activities: `prepare_package`, `dispatch_carrier`, `ship_order`.
+
+#![allow(missing_debug_implementations)] // the #[activities] macro generates marker types
+
+use std::sync::Arc;
+
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use super::ActivityDeps;
+use super::convert;
+use super::payloads::{DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, ShipInput, Shipped};
+use crate::domain::OrderState;
+use crate::plugins::{Slot, wit};
+use crate::store::Transition;
+
+/// Activities of `ShippingWorkflow`.
+#[derive(Debug)]
+pub struct ShippingActivities {
+    deps: ActivityDeps,
+}
+
+impl ShippingActivities {
+    pub fn new(deps: ActivityDeps) -> Self {
+        ShippingActivities { deps }
+    }
+}
+
+#[activities]
+impl ShippingActivities {
+    /// Asks the shipping plugin to pack the order.
+    #[activity(name = "prepare_package")]
+    pub async fn prepare_package(self: Arc<Self>, ctx: ActivityContext, input: PrepareInput) -> Result<Packed, ActivityError> {
+        let mut attempt = self.deps.attempt(&ctx, "prepare_package", &input.order.order_id).await?;
+        let number = attempt.number;
+        let order = convert::order(&input.order, input.shipment, number);
+        let call = self.deps.registry.call(Slot::Shipping, move |p| p.prepare_package(&order)).await;
+        attempt.ran(call.plugin.as_deref());
+        let result = call.outcome.map_err(Into::into).map(|p| Packed {
+            package: PackageInfo {
+                package_id: p.package_id,
+                weight_grams: p.weight_grams,
+                box_size: convert::box_size(p.box_).to_owned(),
+                units: p.units,
+            },
+            plugin: convert::plugin_run(call.plugin.as_deref().expect("a plugin answered")),
+            attempt: number,
+        });
+        let details = result.as_ref().ok().map(|p| serde_json::to_value(&p.package).unwrap_or_default());
+        attempt.finish(result, details).await
+    }
+
+    /// Asks the shipping plugin to hand the parcel to a carrier at the order's (latest) address.
+    #[activity(name = "dispatch_carrier")]
+    pub async fn dispatch_carrier(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: DispatchInput,
+    ) -> Result<Dispatched, ActivityError> {
+        let mut attempt = self.deps.attempt(&ctx, "dispatch_carrier", &input.order.order_id).await?;
+        let number = attempt.number;
+        let order = convert::order(&input.order, input.shipment, number);
+        let package = wit::Package {
+            package_id: input.package.package_id.clone(),
+            weight_grams: input.package.weight_grams,
+            box_: convert::box_size_back(&input.package.box_size),
+            units: input.package.units,
+        };
+        let call = self.deps.registry.call(Slot::Shipping, move |p| p.dispatch_carrier(&order, &package)).await;
+        attempt.ran(call.plugin.as_deref());
+        let result = call.outcome.map_err(Into::into).map(|d| Dispatched {
+            carrier: d.carrier,
+            tracking: d.tracking,
+            eta_days: d.eta_days,
+            plugin: convert::plugin_run(call.plugin.as_deref().expect("a plugin answered")),
+            attempt: number,
+        });
+        let details = result.as_ref().ok().map(|d| {
+            serde_json::json!({ "carrier": d.carrier, "tracking": d.tracking, "zip_code": input.order.address.zip_code })
+        });
+        attempt.finish(result, details).await
+    }
+
+    /// Records the order as shipped with its parcel, carrier and tracking number.
+    #[activity(name = "ship_order")]
+    pub async fn ship_order(self: Arc<Self>, ctx: ActivityContext, input: ShipInput) -> Result<Shipped, ActivityError> {
+        let attempt = self.deps.attempt(&ctx, "ship_order", &input.order_id).await?;
+        let number = attempt.number;
+        let transition = Transition {
+            seq: input.seq,
+            state: Some(OrderState::Shipped),
+            step: Some("ship_order".into()),
+            package_id: Some(input.package_id.clone()),
+            carrier: Some(input.carrier.clone()),
+            tracking: Some(input.tracking.clone()),
+            address: Some(input.address.clone()),
+            ..Transition::default()
+        };
+        let result = self.deps.store.transition(&input.order_id, &transition).await.map(|_| Shipped { attempt: number });
+        attempt.finish(result.map_err(Into::into), None).await
+    }
+}

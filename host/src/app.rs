@@ -1,0 +1,144 @@
+//! Wiring: [`App::build`] opens the store, loads and watches the plugins, connects to Temporal; the subcommands then
+//! run workers (and, with `serve`, the REST API) until a shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use temporalio_client::Client;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::activities::ActivityDeps;
+use crate::config::Config;
+use crate::plugins::{PluginRuntime, Registry, RegistryEvent, WatchHandle, watch};
+use crate::store::{self, PluginVersionRow, Store};
+use crate::temporal::{self, worker};
+
+/// Debounce of the plugins-directory watcher: a burst of writes becomes one load.
+const WATCH_DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// A built host: store, plugins, Temporal client.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub client: Client,
+    _watch: WatchHandle,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("config", &self.config).field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Opens (and migrates) the store, loads `PLUGINS_DIR` and starts watching it, and connects to Temporal.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = store::open(&config.database_url).await?;
+        let registry = load_plugins(&config, &store).await?;
+        let watch = watch(Arc::clone(&registry), &config.plugins_dir, WATCH_DEBOUNCE).map_err(anyhow::Error::msg)?;
+        let client = temporal::connect(&config).await?;
+        Ok(App { config, store, registry, client, _watch: watch })
+    }
+
+    /// What activities get.
+    pub fn activity_deps(&self) -> ActivityDeps {
+        ActivityDeps {
+            store: Arc::clone(&self.store),
+            registry: Arc::clone(&self.registry),
+            failure: self.config.failure(),
+            defaults: self.config.order_defaults(),
+        }
+    }
+
+    /// Runs the workers for `queues` until `shutdown` resolves.
+    pub async fn run_workers(
+        &self,
+        queues: &[worker::Queue],
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let names = worker::QueueNames {
+            orders: self.config.orders_task_queue.clone(),
+            shipping: self.config.shipping_task_queue.clone(),
+        };
+        worker::run(self.client.clone(), self.activity_deps(), &names, queues, shutdown).await
+    }
+}
+
+/// Builds the plugin registry, records every activation in the store, and loads what `PLUGINS_DIR` holds. A slot
+/// whose file is missing or refused stays empty (its activities retry until an operator provides a plugin).
+pub async fn load_plugins(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Arc<Registry>> {
+    let runtime = PluginRuntime::new(config.runtime(true)).map_err(anyhow::Error::msg)?;
+    let registry = Registry::new(runtime);
+    record_activations(&registry, Arc::clone(store));
+    let dir = config.plugins_dir.clone();
+    let loader = Arc::clone(&registry);
+    let loaded = tokio::task::spawn_blocking(move || loader.load_dir(&dir)).await?;
+    for (slot, result) in loaded {
+        if let Err(e) = result {
+            tracing::error!(%slot, error = %e, "plugin refused at start-up; the slot stays empty");
+        }
+    }
+    for slot in crate::plugins::Slot::ALL {
+        if registry.active(slot).is_none() {
+            tracing::warn!(
+                %slot, dir = %config.plugins_dir.display(),
+                "no {slot} plugin loaded: its activities will retry until one is provided"
+            );
+        }
+    }
+    Ok(registry)
+}
+
+/// Writes each activated plugin version to `plugin_versions`.
+fn record_activations(registry: &Registry, store: Arc<dyn Store>) {
+    let mut events = registry.subscribe();
+    let host = format!("{}:{}", temporal::hostname(), std::process::id());
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(RegistryEvent::Activated(record)) => {
+                    let meta = &record.meta;
+                    let row = PluginVersionRow {
+                        slot: meta.slot.to_string(),
+                        digest: meta.digest.to_string(),
+                        name: meta.name.clone(),
+                        version: meta.version.clone(),
+                        source: meta.source.clone(),
+                        size_bytes: meta.size_bytes as u64,
+                        activation: serde_json::to_value(record.activation)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        host: host.clone(),
+                        loaded_at: record.activated_at.into(),
+                    };
+                    if let Err(e) = store.record_plugin_version(&row).await {
+                        tracing::error!(error = %e, digest = %row.digest, "cannot record plugin version");
+                    }
+                }
+                Ok(RegistryEvent::Refused(_)) => {}
+                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "plugin version recorder lagged"),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,78 @@
+//! The workers: `OrderWorkflow` and its activities on the orders queue, `ShippingWorkflow` and its activities on
+//! the shipping queue. `Worker::run` is not `Send`, so workers run joined on the calling task.
+
+use std::future::Future;
+use std::time::Duration;
+
+use temporalio_client::Client;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+use crate::activities::{ActivityDeps, OrderActivities, ShippingActivities};
+use crate::workflows::{OrderWorkflow, ShippingWorkflow};
+
+/// Which queues this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Queue {
+    Orders,
+    Shipping,
+}
+
+/// The task queue names.
+#[derive(Debug, Clone)]
+pub struct QueueNames {
+    pub orders: String,
+    pub shipping: String,
+}
+
+/// Heartbeats carry cancellations to running activities: flush them quickly so a hung attempt learns of its
+/// cancellation within a fraction of a second.
+const HEARTBEAT_FLUSH: Duration = Duration::from_millis(200);
+
+/// Builds the workers for `queues` and runs them until `shutdown` resolves, then drains them.
+pub async fn run(
+    client: Client,
+    deps: ActivityDeps,
+    names: &QueueNames,
+    queues: &[Queue],
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let mut workers = Vec::new();
+    for queue in queues {
+        let options = match queue {
+            Queue::Orders => WorkerOptions::new(names.orders.clone())
+                .register_workflow::<OrderWorkflow>()?
+                .register_activities(OrderActivities::new(deps.clone()))
+                .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .graceful_shutdown_period(Duration::from_secs(5))
+                .build(),
+            Queue::Shipping => WorkerOptions::new(names.shipping.clone())
+                .register_workflow::<ShippingWorkflow>()?
+                .register_activities(ShippingActivities::new(deps.clone()))
+                .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .graceful_shutdown_period(Duration::from_secs(5))
+                .build(),
+        };
+        workers.push(Worker::new(&runtime, client.clone(), options)?);
+    }
+    let stops: Vec<_> = workers.iter().map(Worker::shutdown_handle).collect();
+    tracing::info!(queues = ?queues, orders = %names.orders, shipping = %names.shipping, "workers polling");
+    let mut all = std::pin::pin!(futures::future::join_all(workers.iter_mut().map(Worker::run)));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let results = tokio::select! {
+        results = &mut all => results,
+        () = &mut shutdown => {
+            tracing::info!("shutting down workers");
+            for stop in &stops {
+                stop();
+            }
+            all.await
+        }
+    };
+    for result in results {
+        result?;
+    }
+    Ok(())
+}

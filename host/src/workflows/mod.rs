@@ -1,0 +1,16 @@
+//! The workflows: deterministic Rust compiled into the host. No I/O, no clocks, no randomness here — everything
+//! that touches the world is an activity, everything that waits is a timer or a condition on workflow state.
+//!
+//! - [`OrderWorkflow`] (queue `orders`): receive → validate → approval → charge → shipping child(ren) → shipped, or
+//!   cancelled / rejected / failed with compensation (refund) where money was taken.
+//! - [`ShippingWorkflow`] (queue `shipping`): prepare → ask the parent for dispatch → dispatch → ship. The parent's
+//!   dispatch approval carries the final address and is the moment after which cancels and address changes are
+//!   refused, so a package is never both dispatched and refunded.
+
+pub mod messages;
+mod options;
+mod order;
+mod shipping;
+
+pub use order::OrderWorkflow;
+pub use shipping::ShippingWorkflow;

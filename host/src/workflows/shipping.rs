@@ -1,0 +1,147 @@
+//! `ShippingWorkflow`: one shipping attempt of an order, as a child on the `shipping` queue.
+
+#![allow(missing_debug_implementations)] // the workflow macros generate marker types
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ApplicationFailure, SignalWorkflowOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
+};
+
+use super::messages::{DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
+use super::options;
+use super::order::OrderWorkflow;
+use crate::activities::ShippingActivities;
+use crate::activities::payloads::{DispatchInput, PrepareInput, ShipInput};
+use crate::domain::Address;
+
+/// One shipment: prepare → wait for the parent's dispatch approval → dispatch → ship.
+#[workflow]
+pub struct ShippingWorkflow {
+    input: ShippingInput,
+    /// The address the parent approved the dispatch to.
+    approved_address: Option<Address>,
+    step: String,
+}
+
+type Ctx = WorkflowContext<ShippingWorkflow>;
+
+#[workflow_methods]
+impl ShippingWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: ShippingInput) -> Self {
+        ShippingWorkflow { input, approved_address: None, step: "prepare_package".into() }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ShippingResult> {
+        let input = ctx.state(|s| s.input.clone());
+        let timeout = Duration::from_millis(input.activity_timeout_ms);
+        let mut retries = BTreeMap::new();
+
+        let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
+        let packed = match ctx.execute_activity(ShippingActivities::prepare_package, prepare, options::business(timeout)).await {
+            Ok(packed) => packed,
+            Err(e) => return give_up(ctx, &input, "prepare_package", &e).await,
+        };
+        count(&mut retries, "prepare_package", packed.attempt);
+
+        // Ask the parent for the go-ahead; it answers with the final address, or cancels this workflow.
+        ctx.state_mut(|s| s.step = "awaiting_dispatch_approval".into());
+        let ready = PackageReady { shipment: input.shipment, package_id: packed.package.package_id.clone() };
+        ctx.external_workflow(input.parent_workflow_id.clone(), None)
+            .signal(OrderWorkflow::package_ready, ready, SignalWorkflowOptions::default())
+            .await?;
+        ctx.wait_condition(|s: &ShippingWorkflow| s.approved_address.is_some()).await?;
+        let address = ctx.state(|s| s.approved_address.clone()).expect("approved");
+
+        ctx.state_mut(|s| s.step = "dispatch_carrier".into());
+        let mut order = input.order.clone();
+        order.address = address.clone();
+        let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
+        let dispatched = match ctx.execute_activity(ShippingActivities::dispatch_carrier, dispatch, options::dispatch(timeout)).await {
+            Ok(dispatched) => dispatched,
+            Err(e) => return give_up(ctx, &input, "dispatch_carrier", &e).await,
+        };
+        count(&mut retries, "dispatch_carrier", dispatched.attempt);
+
+        ctx.state_mut(|s| s.step = "ship_order".into());
+        let ship = ShipInput {
+            order_id: input.order.order_id.clone(),
+            shipment: input.shipment,
+            package_id: packed.package.package_id.clone(),
+            carrier: dispatched.carrier.clone(),
+            tracking: dispatched.tracking.clone(),
+            address,
+            seq: input.shipped_seq,
+        };
+        // The parcel is with the carrier: recording it must not be abandoned.
+        let shipped = ctx.execute_activity(ShippingActivities::ship_order, ship, options::detached(timeout)).await?;
+        count(&mut retries, "ship_order", shipped.attempt);
+        ctx.state_mut(|s| s.step = "shipped".into());
+        Ok(ShippingResult {
+            package_id: packed.package.package_id,
+            carrier: dispatched.carrier,
+            tracking: dispatched.tracking,
+            eta_days: dispatched.eta_days,
+            retries,
+            plugin: dispatched.plugin,
+        })
+    }
+
+    /// The parent approves the dispatch, to this address.
+    #[signal]
+    pub fn dispatch_approved(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: DispatchApproval) {
+        self.approved_address = Some(input.address);
+    }
+
+    /// Where this shipment is.
+    #[query]
+    pub fn step(&self, _ctx: &WorkflowContextView) -> String {
+        self.step.clone()
+    }
+}
+
+fn count(retries: &mut BTreeMap<String, u32>, activity: &str, attempt: u32) {
+    if attempt > 1 {
+        retries.insert(activity.into(), attempt - 1);
+    }
+}
+
+/// This shipment cannot go: tell the parent (`dispatch_failed`) and end as failed. A cancellation from the parent
+/// ends as cancelled instead.
+async fn give_up(
+    ctx: &Ctx,
+    input: &ShippingInput,
+    activity: &str,
+    error: &ActivityExecutionError,
+) -> WorkflowResult<ShippingResult> {
+    if matches!(error, ActivityExecutionError::Cancelled(_)) {
+        return Err(WorkflowTermination::cancelled());
+    }
+    let reason = format!("{activity}: {}", innermost_message(error));
+    let failed = DispatchFailed { shipment: input.shipment, reason: reason.clone() };
+    ctx.external_workflow(input.parent_workflow_id.clone(), None)
+        .signal(OrderWorkflow::dispatch_failed, failed, SignalWorkflowOptions::default())
+        .await?;
+    Err(ApplicationFailure::builder(format!("shipment {} failed: {reason}", input.shipment))
+        .type_name("DispatchFailed".to_owned())
+        .non_retryable(true)
+        .build()
+        .into())
+}
+
+fn innermost_message(error: &ActivityExecutionError) -> String {
+    let mut current = error.failure();
+    let mut message = error.to_string();
+    while let Some(f) = current {
+        if !f.message.is_empty() {
+            message.clone_from(&f.message);
+        }
+        current = f.cause.as_deref();
+    }
+    message
+}
