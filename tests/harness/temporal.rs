@@ -18,6 +18,10 @@ pub struct DevServer {
 
 static SERVER: OnceLock<DevServer> = OnceLock::new();
 
+/// The dev server's timer queue looks ahead 1 s by default, so no timer fires earlier than ~1 s after it was set;
+/// order-host's retries and timeouts are shorter than that.
+pub const TIMER_PRECISION: &str = r#"history.timerProcessorMaxTimeShift="10ms""#;
+
 /// The dev server for this test process, started on first use.
 pub fn server() -> &'static DevServer {
     SERVER.get_or_init(|| match std::env::var("TEMPORAL_ADDRESS") {
@@ -43,6 +47,8 @@ fn start() -> DevServer {
             let mut command = Command::new("temporal");
             command
                 .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "warn"])
+                // Without this the server floors every timer (activity retries and timeouts included) at ~1 s.
+                .args(["--dynamic-config-value", TIMER_PRECISION])
                 .args(["--port", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().expect("log"))
@@ -62,7 +68,7 @@ fn start() -> DevServer {
     rx.recv().expect("dev server thread").unwrap_or_else(|e| panic!("{e}"));
 
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         assert!(Instant::now() < deadline, "temporal dev server did not listen on {addr}; see {}", log.display());
         std::thread::sleep(Duration::from_millis(50));

@@ -1,6 +1,8 @@
 //! order-host's integration tests: one binary, a module per area. Every test gets its own database (SQLite file or
 //! PostgreSQL schema), task queues and ids, so they run in parallel against one Temporal dev server.
 
+mod lifecycle;
+mod replay;
 mod store;
 
 /// Runs an async test body once per backend: `both_backends!(name, |db: TestDb| async move { … })` defines

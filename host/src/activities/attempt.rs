@@ -193,7 +193,7 @@ fn retryable(type_name: &str, message: String) -> ActivityError {
 /// A simulated hang: does nothing until Temporal cancels the attempt (heartbeats carry the cancellation) or its
 /// start-to-close deadline has passed, so no task outlives the attempt it belongs to.
 async fn hang(ctx: &ActivityContext) {
-    let deadline = ctx.info().deadline.unwrap_or_else(|| SystemTime::now() + Duration::from_secs(60));
+    let deadline = ctx.info().deadline.unwrap_or_else(|| SystemTime::now() + Duration::from_mins(1));
     loop {
         let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
         if left.is_zero() {

@@ -34,7 +34,12 @@ pub fn order_back(w: wit::Order, options: &OrderInput) -> OrderInput {
             .into_iter()
             .map(|i| Item { sku: i.sku, quantity: i.quantity, unit_price_cents: i.unit_price_cents })
             .collect(),
-        address: Address { street: w.address.street, city: w.address.city, state: w.address.state, zip_code: w.address.zip_code },
+        address: Address {
+            street: w.address.street,
+            city: w.address.city,
+            state: w.address.state,
+            zip_code: w.address.zip_code,
+        },
         options: options.options.clone(),
     }
 }

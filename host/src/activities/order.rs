@@ -8,12 +8,12 @@ use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+use super::ActivityDeps;
 use super::attempt::AttemptError;
 use super::convert;
 use super::payloads::{
     ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
 };
-use super::ActivityDeps;
 use crate::domain::{OrderId, OrderInput, OrderState, PaymentState};
 use crate::plugins::{PluginError, Slot, wit};
 use crate::store::{NewEvent, NewOrder, Transition};
@@ -34,7 +34,11 @@ impl OrderActivities {
 impl OrderActivities {
     /// Records the order (idempotently) and fixes its settings.
     #[activity(name = "receive_order")]
-    pub async fn receive_order(self: Arc<Self>, ctx: ActivityContext, input: OrderInput) -> Result<Received, ActivityError> {
+    pub async fn receive_order(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: OrderInput,
+    ) -> Result<Received, ActivityError> {
         let attempt = self.deps.attempt(&ctx, "receive_order", &input.order_id).await?;
         let number = attempt.number;
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
@@ -97,7 +101,11 @@ impl OrderActivities {
 
     /// Charges the payment once: a payment already charged returns its stored receipt without calling the plugin.
     #[activity(name = "charge_payment")]
-    pub async fn charge_payment(self: Arc<Self>, ctx: ActivityContext, input: ChargeInput) -> Result<Charged, ActivityError> {
+    pub async fn charge_payment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ChargeInput,
+    ) -> Result<Charged, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, "charge_payment", &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
@@ -143,7 +151,11 @@ impl OrderActivities {
             match call.outcome {
                 Ok(receipt) => {
                     let row = store
-                        .complete_charge(&input.payment_id, &receipt.transaction_id, Some((&input.order_id, &charged_state)))
+                        .complete_charge(
+                            &input.payment_id,
+                            &receipt.transaction_id,
+                            Some((&input.order_id, &charged_state)),
+                        )
                         .await?;
                     Ok(Charged {
                         transaction_id: row.transaction_id.unwrap_or(receipt.transaction_id),
@@ -167,7 +179,11 @@ impl OrderActivities {
 
     /// Gives a charged payment back (compensation); refunding twice returns the first refund.
     #[activity(name = "refund_payment")]
-    pub async fn refund_payment(self: Arc<Self>, ctx: ActivityContext, input: RefundInput) -> Result<Refunded, ActivityError> {
+    pub async fn refund_payment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: RefundInput,
+    ) -> Result<Refunded, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, "refund_payment", &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
@@ -180,7 +196,8 @@ impl OrderActivities {
             Err(e) => return attempt.finish(Err(e.into()), None).await,
         };
         if payment.status == PaymentState::Refunded {
-            let result = Ok(Refunded { refund_id: payment.refund_id.unwrap_or_default(), plugin: None, attempt: number });
+            let result =
+                Ok(Refunded { refund_id: payment.refund_id.unwrap_or_default(), plugin: None, attempt: number });
             return attempt.finish(result, Some(serde_json::json!({ "reused_refund": true }))).await;
         }
         if payment.status != PaymentState::Charged {

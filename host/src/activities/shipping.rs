@@ -30,7 +30,11 @@ impl ShippingActivities {
 impl ShippingActivities {
     /// Asks the shipping plugin to pack the order.
     #[activity(name = "prepare_package")]
-    pub async fn prepare_package(self: Arc<Self>, ctx: ActivityContext, input: PrepareInput) -> Result<Packed, ActivityError> {
+    pub async fn prepare_package(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: PrepareInput,
+    ) -> Result<Packed, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, "prepare_package", &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, input.shipment, number);
@@ -96,7 +100,8 @@ impl ShippingActivities {
             address: Some(input.address.clone()),
             ..Transition::default()
         };
-        let result = self.deps.store.transition(&input.order_id, &transition).await.map(|_| Shipped { attempt: number });
+        let result =
+            self.deps.store.transition(&input.order_id, &transition).await.map(|_| Shipped { attempt: number });
         attempt.finish(result.map_err(Into::into), None).await
     }
 }

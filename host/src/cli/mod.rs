@@ -26,7 +26,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         queue: Option<Queue>,
     },
-    /// Apply the database migrations to DATABASE_URL and exit.
+    /// Apply the database migrations to `DATABASE_URL` and exit.
     Migrate,
     /// Inspect and check plugin components.
     #[command(subcommand)]

@@ -8,6 +8,5 @@ mod status;
 pub use order::{Address, AddressError, Item, OrderId, OrderIdError, OrderInput, OrderOptions, TimeoutAction};
 pub use state::OrderState;
 pub use status::{
-    ApprovalStatus, PaymentState, PaymentStatus, PluginRun, RecentError, ShippingStatus, StatusDocument,
-    WorkflowStatus,
+    ApprovalStatus, PaymentState, PaymentStatus, PluginRun, RecentError, ShippingStatus, StatusDocument, WorkflowStatus,
 };

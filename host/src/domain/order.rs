@@ -37,10 +37,11 @@ impl OrderId {
         if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
             return Err(OrderIdError::Characters);
         }
-        if let Some((_, n)) = s.rsplit_once("-shipping-") {
-            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(OrderIdError::Reserved);
-            }
+        if let Some((_, n)) = s.rsplit_once("-shipping-")
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(OrderIdError::Reserved);
         }
         Ok(OrderId(s.to_owned()))
     }
@@ -110,7 +111,7 @@ impl Address {
 
     /// Checks the address's shape (fields present, state two letters, ZIP 5 digits or ZIP+4) and trims it. Whether
     /// the state exists and the order as a whole is acceptable is the validation plugin's call.
-    pub fn parse(raw: Address) -> Result<Address, AddressError> {
+    pub fn parse(raw: &Address) -> Result<Address, AddressError> {
         let mut problems = Vec::new();
         let street = raw.street.trim().to_owned();
         let city = raw.city.trim().to_owned();
@@ -217,10 +218,10 @@ mod tests {
             state: "il".into(),
             zip_code: "62701-1234".into(),
         };
-        let parsed = Address::parse(raw).unwrap();
+        let parsed = Address::parse(&raw).unwrap();
         assert_eq!((parsed.street.as_str(), parsed.state.as_str()), ("1 Main St", "IL"));
 
-        let err = Address::parse(Address {
+        let err = Address::parse(&Address {
             street: String::new(),
             city: "x".repeat(201),
             state: "Illinois".into(),

@@ -181,8 +181,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records a pending payment unless one with that id exists; returns the row as it now stands. A payment id
     /// already used by another order is a conflict.
-    async fn begin_payment(&self, payment_id: &str, order_id: &str, amount_cents: u64)
-    -> Result<PaymentRow, StoreError>;
+    async fn begin_payment(
+        &self,
+        payment_id: &str,
+        order_id: &str,
+        amount_cents: u64,
+    ) -> Result<PaymentRow, StoreError>;
     /// Marks a pending payment charged (and applies the order's transition) in one transaction. A payment already
     /// charged keeps its first transaction id; the row as it now stands is returned.
     async fn complete_charge(

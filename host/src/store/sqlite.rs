@@ -30,8 +30,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         if let Some(dir) = Path::new(options.get_filename()).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Database(sqlx::Error::Configuration(format!("{}: {e}", dir.display()).into())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(sqlx::Error::Configuration(format!("{}: {e}", dir.display()).into()))
+            })?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use temporalio_client::Client;
+use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::{ActivityDeps, OrderActivities, ShippingActivities};
@@ -36,7 +37,7 @@ pub async fn run(
     queues: &[Queue],
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let mut workers = Vec::new();
     for queue in queues {
         let options = match queue {

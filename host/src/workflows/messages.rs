@@ -69,6 +69,20 @@ pub struct ShippingResult {
     pub plugin: crate::domain::PluginRun,
 }
 
+/// A JSON payload (`json/plain`) for a command sent as a [`RawValue`]; `None` sends no payload at all.
+pub fn to_raw<T: Serialize>(value: Option<&T>) -> RawValue {
+    use temporalio_common::protos::temporal::api::common::v1::Payload;
+    let payloads = value
+        .map(|v| Payload {
+            metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
+            data: serde_json::to_vec(v).unwrap_or_default(),
+            ..Payload::default()
+        })
+        .into_iter()
+        .collect();
+    RawValue::new(payloads)
+}
+
 /// Decodes an optional JSON payload: no payload, a JSON `null` or an empty body all mean "absent".
 pub fn decode_optional<T: DeserializeOwned>(raw: &RawValue) -> Result<Option<T>, String> {
     let Some(payload) = raw.payloads.first() else { return Ok(None) };
@@ -76,13 +90,22 @@ pub fn decode_optional<T: DeserializeOwned>(raw: &RawValue) -> Result<Option<T>,
     if payload.data.is_empty() || encoding == Some(b"binary/null".as_slice()) || payload.data == b"null" {
         return Ok(None);
     }
-    serde_json::from_slice(&payload.data).map(Some).map_err(|e| format!("payload is not valid JSON for this command: {e}"))
+    serde_json::from_slice(&payload.data)
+        .map(Some)
+        .map_err(|e| format!("payload is not valid JSON for this command: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+    #[test]
+    fn to_raw_round_trips() {
+        let request = CancelRequest { reason: Some("late".into()) };
+        assert_eq!(decode_optional::<CancelRequest>(&to_raw(Some(&request))).unwrap(), Some(request));
+        assert_eq!(decode_optional::<CancelRequest>(&to_raw::<CancelRequest>(None)).unwrap(), None);
+    }
 
     fn json(data: &str) -> RawValue {
         RawValue::new(vec![Payload {
@@ -98,7 +121,11 @@ mod tests {
         assert_eq!(decode_optional::<CancelRequest>(&json("null")).unwrap(), None);
         assert_eq!(decode_optional::<CancelRequest>(&json("{}")).unwrap(), Some(CancelRequest::default()));
         assert_eq!(
-            decode_optional::<CancelRequest>(&json(r#"{"reason":"changed my mind"}"#)).unwrap().unwrap().reason.as_deref(),
+            decode_optional::<CancelRequest>(&json(r#"{"reason":"changed my mind"}"#))
+                .unwrap()
+                .unwrap()
+                .reason
+                .as_deref(),
             Some("changed my mind")
         );
         assert!(decode_optional::<Address>(&json(r#"{"street":1}"#)).is_err());

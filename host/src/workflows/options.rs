@@ -11,7 +11,7 @@ use crate::activities::failure_types;
 /// Start-to-close timeout of `receive_order`, which runs before the order's settings are known.
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long a business activity may keep retrying before the order gives up on it.
-pub const RETRY_WINDOW: Duration = Duration::from_secs(300);
+pub const RETRY_WINDOW: Duration = Duration::from_mins(5);
 /// `dispatch_carrier` attempts before a dispatch counts as failed for good.
 pub const DISPATCH_ATTEMPTS: u32 = 20;
 

@@ -1,6 +1,7 @@
 //! `OrderWorkflow`: the order lifecycle.
 
 #![allow(missing_debug_implementations)] // the workflow macros generate marker types
+#![allow(clippy::needless_pass_by_value)] // handler signatures are fixed by the workflow macros
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -13,13 +14,14 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, CancellableFutureWithReason,
-    ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions, SyncWorkflowContext, TimerResult,
-    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowIdReusePolicy, WorkflowResult,
-    WorkflowTermination,
+    ChildWorkflowCancellationType, ChildWorkflowExecutionError, ChildWorkflowOptions, SignalWorkflowOptions,
+    SyncWorkflowContext, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
+    WorkflowIdReusePolicy, WorkflowResult, WorkflowTermination,
 };
 
 use super::messages::{
-    CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, decode_optional,
+    CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult,
+    decode_optional,
 };
 use super::options;
 use super::shipping::ShippingWorkflow;
@@ -146,7 +148,11 @@ impl OrderWorkflow {
     // ---- the same commands as updates: the caller learns "accepted" or "rejected and why" ----
 
     #[update_validator(approve_order_update)]
-    fn validate_approve(&self, _ctx: &WorkflowContextView, _input: &RawValue) -> Result<(), Box<dyn Error + Send + Sync>> {
+    fn validate_approve(
+        &self,
+        _ctx: &WorkflowContextView,
+        _input: &RawValue,
+    ) -> Result<(), Box<dyn Error + Send + Sync>> {
         self.can_approve().map_err(Into::into)
     }
 
@@ -157,7 +163,11 @@ impl OrderWorkflow {
     }
 
     #[update_validator(cancel_order_update)]
-    fn validate_cancel(&self, _ctx: &WorkflowContextView, input: &RawValue) -> Result<(), Box<dyn Error + Send + Sync>> {
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &RawValue,
+    ) -> Result<(), Box<dyn Error + Send + Sync>> {
         decode_optional::<CancelRequest>(input)?;
         self.can_cancel().map_err(Into::into)
     }
@@ -171,7 +181,11 @@ impl OrderWorkflow {
     }
 
     #[update_validator(update_address_update)]
-    fn validate_address(&self, _ctx: &WorkflowContextView, input: &RawValue) -> Result<(), Box<dyn Error + Send + Sync>> {
+    fn validate_address(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &RawValue,
+    ) -> Result<(), Box<dyn Error + Send + Sync>> {
         self.parse_address_update(input).map(|_| ()).map_err(Into::into)
     }
 
@@ -243,7 +257,8 @@ impl OrderWorkflow {
 
     fn request_cancel(&mut self, reason: Option<String>) {
         if self.cancel.is_none() {
-            self.cancel = Some(reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "cancelled by request".into()));
+            self.cancel =
+                Some(reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "cancelled by request".into()));
         }
     }
 
@@ -255,7 +270,7 @@ impl OrderWorkflow {
             return Err("the package has already been dispatched".into());
         }
         let raw = decode_optional::<Address>(input)?.ok_or("an address is required: street, city, state, zip_code")?;
-        Address::parse(raw).map_err(|e| e.to_string())
+        Address::parse(&raw).map_err(|e| e.to_string())
     }
 
     fn set_address(&mut self, address: Address) {
@@ -330,7 +345,8 @@ async fn lifecycle(ctx: &Ctx) -> Result<End, End> {
 
 async fn receive(ctx: &Ctx) -> Result<OrderSettings, End> {
     let order = ctx.state(|s| s.order.clone());
-    match ctx.execute_activity(OrderActivities::receive_order, order, options::business(options::RECEIVE_TIMEOUT)).await {
+    match ctx.execute_activity(OrderActivities::receive_order, order, options::business(options::RECEIVE_TIMEOUT)).await
+    {
         Ok(received) => {
             ctx.state_mut(|s| {
                 s.count_retries("receive_order", received.attempt);
@@ -369,7 +385,7 @@ async fn validate(ctx: &Ctx, attempt_timeout: Duration) -> Result<(), End> {
                 s.plugins.insert("validation".into(), v.plugin.clone());
                 s.total_cents = Some(v.total_cents);
                 s.payment.amount_cents = Some(v.total_cents);
-                s.order.items = v.order.items.clone();
+                s.order.items.clone_from(&v.order.items);
                 if s.address_version == version {
                     s.order.address = v.order.address.clone();
                 }
@@ -449,79 +465,11 @@ async fn charge(ctx: &Ctx, attempt_timeout: Duration) -> Result<(), End> {
 }
 
 async fn ship(ctx: &Ctx, settings: &OrderSettings) -> Result<End, End> {
-    let order_id = OrderId::parse(&ctx.state(|s| s.order.order_id.clone()))
-        .map_err(|e| End::Failed { reason: e.to_string() })?;
+    let order_id =
+        OrderId::parse(&ctx.state(|s| s.order.order_id.clone())).map_err(|e| End::Failed { reason: e.to_string() })?;
     for shipment in 1..=settings.max_shipping_attempts {
         check_cancel(ctx)?;
-        ctx.state_mut(|s| {
-            s.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
-            s.pending_dispatch = None;
-            s.dispatched = false;
-        });
-        record_state(ctx, OrderState::Shipping, "prepare_package", None).await;
-        let shipped_seq = ctx.state_mut(OrderWorkflow::next_seq);
-        let input = ShippingInput {
-            order: ctx.state(|s| s.order.clone()),
-            shipment,
-            parent_workflow_id: order_id.to_string(),
-            shipped_seq,
-            activity_timeout_ms: settings.activity_timeout_ms,
-        };
-        let child_id = order_id.shipping_workflow_id(shipment);
-        // The child has a cancellation token of its own: only this loop cancels it, and only before its dispatch
-        // was approved, so a server-side cancel cannot interrupt a dispatch in progress.
-        let child_options = ChildWorkflowOptions::builder()
-            .workflow_id(child_id.clone())
-            .task_queue(settings.shipping_task_queue.clone())
-            .cancel_type(ChildWorkflowCancellationType::WaitCancellationCompleted)
-            .cancellation_token(WorkflowCancellationToken::new())
-            .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
-            .build();
-        let started = match ctx.start_child_workflow(ShippingWorkflow::run, input, child_options).await {
-            Ok(started) => started,
-            Err(e) => return Err(End::Failed { reason: format!("cannot start shipping workflow {child_id}: {e}") }),
-        };
-        let mut child = pin!(started.result());
-        let outcome = loop {
-            let server_cancel = ctx.cancellation_token().is_cancelled();
-            if server_cancel && ctx.state(|s| s.dispatched) {
-                // Too late to stop the parcel: let the shipment finish.
-                break child.as_mut().await;
-            }
-            let news = if server_cancel {
-                None
-            } else {
-                select! {
-                    result = child.as_mut() => Some(result),
-                    _ = ctx.wait_condition(|s: &OrderWorkflow| {
-                        s.pending_dispatch.is_some() || (s.cancel.is_some() && !s.dispatched)
-                    }) => None,
-                }
-            };
-            if let Some(result) = news {
-                break result;
-            }
-            let cancel_now = ctx.cancellation_token().is_cancelled() || ctx.state(|s| s.cancel.is_some());
-            if cancel_now && !ctx.state(|s| s.dispatched) {
-                child.cancel_with_reason(ctx.state(|s| s.cancel.clone()).unwrap_or_else(|| "order cancelled".into()));
-                let _ = child.as_mut().await;
-                return Err(cancelled(ctx));
-            }
-            if let Some(n) = ctx.state_mut(|s| s.pending_dispatch.take()) {
-                ctx.state_mut(|s| s.step = "dispatch_carrier".into());
-                let address = ctx.state(|s| s.order.address.clone());
-                let approval = ctx.external_workflow(child_id.clone(), None).signal(
-                    ShippingWorkflow::dispatch_approved,
-                    DispatchApproval { address },
-                    SignalWorkflowOptions::default(),
-                );
-                if let Err(e) = approval.await {
-                    let reason = format!("cannot reach the shipping workflow: {e}");
-                    ctx.state_mut(|s| s.dispatch_failures.insert(n, reason));
-                }
-            }
-        };
-        match outcome {
+        match run_shipment(ctx, settings, &order_id, shipment).await? {
             Ok(result) => {
                 ctx.state_mut(|s| {
                     for (activity, n) in &result.retries {
@@ -539,7 +487,8 @@ async fn ship(ctx: &Ctx, settings: &OrderSettings) -> Result<End, End> {
             Err(e) => {
                 let now = ctx.workflow_time();
                 ctx.state_mut(|s| {
-                    let reason = s.dispatch_failures.get(&shipment).cloned().unwrap_or_else(|| describe_failure(e.failure()));
+                    let reason =
+                        s.dispatch_failures.get(&shipment).cloned().unwrap_or_else(|| describe_failure(e.failure()));
                     s.dispatch_failures.insert(shipment, reason.clone());
                     s.record_error("dispatch_carrier", shipment, format!("shipment {shipment} failed: {reason}"), now);
                     s.dispatched = false;
@@ -552,9 +501,85 @@ async fn ship(ctx: &Ctx, settings: &OrderSettings) -> Result<End, End> {
         }
     }
     let reasons = ctx.state(|s| s.dispatch_failures.values().cloned().collect::<Vec<_>>().join("; "));
-    Err(End::Failed {
-        reason: format!("shipping failed {} time(s): {reasons}", settings.max_shipping_attempts),
-    })
+    Err(End::Failed { reason: format!("shipping failed {} time(s): {reasons}", settings.max_shipping_attempts) })
+}
+
+/// Runs shipping attempt `shipment` as a child workflow, approving its dispatch when it asks, or cancelling it if
+/// the order is cancelled first. The outer `Err` ends the order (cancelled); the inner result is the child's.
+async fn run_shipment(
+    ctx: &Ctx,
+    settings: &OrderSettings,
+    order_id: &OrderId,
+    shipment: u32,
+) -> Result<Result<ShippingResult, ChildWorkflowExecutionError>, End> {
+    ctx.state_mut(|s| {
+        s.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
+        s.pending_dispatch = None;
+        s.dispatched = false;
+    });
+    record_state(ctx, OrderState::Shipping, "prepare_package", None).await;
+    let shipped_seq = ctx.state_mut(OrderWorkflow::next_seq);
+    let input = ShippingInput {
+        order: ctx.state(|s| s.order.clone()),
+        shipment,
+        parent_workflow_id: order_id.to_string(),
+        shipped_seq,
+        activity_timeout_ms: settings.activity_timeout_ms,
+    };
+    let child_id = order_id.shipping_workflow_id(shipment);
+    // The child has a cancellation token of its own: only this loop cancels it, and only before its dispatch was
+    // approved, so a server-side cancel cannot interrupt a dispatch in progress.
+    let child_options = ChildWorkflowOptions::builder()
+        .workflow_id(child_id.clone())
+        .task_queue(settings.shipping_task_queue.clone())
+        .cancel_type(ChildWorkflowCancellationType::WaitCancellationCompleted)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
+        .build();
+    let started = match ctx.start_child_workflow(ShippingWorkflow::run, input, child_options).await {
+        Ok(started) => started,
+        Err(e) => return Err(End::Failed { reason: format!("cannot start shipping workflow {child_id}: {e}") }),
+    };
+    let mut child = pin!(started.result());
+    loop {
+        let server_cancel = ctx.cancellation_token().is_cancelled();
+        if server_cancel && ctx.state(|s| s.dispatched) {
+            // Too late to stop the parcel: let the shipment finish.
+            return Ok(child.as_mut().await);
+        }
+        let news = if server_cancel {
+            None
+        } else {
+            select! {
+                result = child.as_mut() => Some(result),
+                _ = ctx.wait_condition(|s: &OrderWorkflow| {
+                    s.pending_dispatch.is_some() || (s.cancel.is_some() && !s.dispatched)
+                }) => None,
+            }
+        };
+        if let Some(result) = news {
+            return Ok(result);
+        }
+        let cancel_now = server_cancel || ctx.state(|s| s.cancel.is_some());
+        if cancel_now && !ctx.state(|s| s.dispatched) {
+            child.cancel_with_reason(ctx.state(|s| s.cancel.clone()).unwrap_or_else(|| "order cancelled".into()));
+            let _ = child.as_mut().await;
+            return Err(cancelled(ctx));
+        }
+        if let Some(n) = ctx.state_mut(|s| s.pending_dispatch.take()) {
+            ctx.state_mut(|s| s.step = "dispatch_carrier".into());
+            let address = ctx.state(|s| s.order.address.clone());
+            let approval = ctx.external_workflow(child_id.clone(), None).signal(
+                ShippingWorkflow::dispatch_approved,
+                DispatchApproval { address },
+                SignalWorkflowOptions::default(),
+            );
+            if let Err(e) = approval.await {
+                let reason = format!("cannot reach the shipping workflow: {e}");
+                ctx.state_mut(|s| s.dispatch_failures.insert(n, reason));
+            }
+        }
+    }
 }
 
 /// Ends the lifecycle: compensates, records the final state, and returns the final document (or fails the run).
@@ -671,7 +696,7 @@ fn activity_end(ctx: &Ctx, activity: &str, error: &ActivityExecutionError) -> En
 }
 
 /// The innermost failure's message (an activity failure wraps the application failure that explains it).
-fn describe_failure(failure: Option<&Failure>) -> String {
+pub(super) fn describe_failure(failure: Option<&Failure>) -> String {
     let mut current = failure;
     let mut message = String::from("unknown failure");
     while let Some(f) = current {

@@ -43,7 +43,10 @@ impl ShippingWorkflow {
         let mut retries = BTreeMap::new();
 
         let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
-        let packed = match ctx.execute_activity(ShippingActivities::prepare_package, prepare, options::business(timeout)).await {
+        let packed = match ctx
+            .execute_activity(ShippingActivities::prepare_package, prepare, options::business(timeout))
+            .await
+        {
             Ok(packed) => packed,
             Err(e) => return give_up(ctx, &input, "prepare_package", &e).await,
         };
@@ -62,7 +65,10 @@ impl ShippingWorkflow {
         let mut order = input.order.clone();
         order.address = address.clone();
         let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
-        let dispatched = match ctx.execute_activity(ShippingActivities::dispatch_carrier, dispatch, options::dispatch(timeout)).await {
+        let dispatched = match ctx
+            .execute_activity(ShippingActivities::dispatch_carrier, dispatch, options::dispatch(timeout))
+            .await
+        {
             Ok(dispatched) => dispatched,
             Err(e) => return give_up(ctx, &input, "dispatch_carrier", &e).await,
         };
@@ -122,7 +128,7 @@ async fn give_up(
     if matches!(error, ActivityExecutionError::Cancelled(_)) {
         return Err(WorkflowTermination::cancelled());
     }
-    let reason = format!("{activity}: {}", innermost_message(error));
+    let reason = format!("{activity}: {}", super::order::describe_failure(error.failure()));
     let failed = DispatchFailed { shipment: input.shipment, reason: reason.clone() };
     ctx.external_workflow(input.parent_workflow_id.clone(), None)
         .signal(OrderWorkflow::dispatch_failed, failed, SignalWorkflowOptions::default())
@@ -132,16 +138,4 @@ async fn give_up(
         .non_retryable(true)
         .build()
         .into())
-}
-
-fn innermost_message(error: &ActivityExecutionError) -> String {
-    let mut current = error.failure();
-    let mut message = error.to_string();
-    while let Some(f) = current {
-        if !f.message.is_empty() {
-            message.clone_from(&f.message);
-        }
-        current = f.cause.as_deref();
-    }
-    message
 }

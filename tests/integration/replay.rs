@@ -1,0 +1,57 @@
+//! Replays recorded histories against today's workflow code: a change that would break orders already running
+//! fails here. Histories live in `tests/histories/` and are (re)recorded with
+//! `RECORD_HISTORIES=$PWD/tests/histories cargo test -p order-host-tests -- lifecycle`.
+
+use std::path::PathBuf;
+
+use order_host::workflows::{OrderWorkflow, ShippingWorkflow};
+use temporalio_client::WorkflowHistory;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions};
+
+fn histories() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("histories");
+    let mut found: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    found.sort();
+    found
+}
+
+fn replayer() -> WorkflowReplayer {
+    let options = WorkflowReplayerOptions::new()
+        .register_workflow::<OrderWorkflow>()
+        .unwrap()
+        .register_workflow::<ShippingWorkflow>()
+        .unwrap()
+        .build();
+    WorkflowReplayer::new(options).unwrap()
+}
+
+#[tokio::test]
+async fn recorded_histories_replay_cleanly() {
+    let histories = histories();
+    let names: Vec<_> = histories.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in ["shipped.json", "shipped-shipping.json", "cancelled-after-charge.json", "redispatched.json"] {
+        assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
+    }
+    let replayer = replayer();
+    for (name, json) in histories {
+        let history = WorkflowHistory::from_json(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
+        replayer.replay_workflow(history).await.unwrap_or_else(|e| panic!("{name} no longer replays: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn a_changed_history_is_caught_as_nondeterministic() {
+    // Rename the first activity the recorded order scheduled: replaying must notice the code asks for another one.
+    let (_, json) = histories().into_iter().find(|(n, _)| n == "shipped.json").expect("shipped.json recorded");
+    let tampered = String::from_utf8(json).unwrap().replacen("\"receive_order\"", "\"receive_order_v0\"", 1);
+    let history = WorkflowHistory::from_json(tampered.as_bytes()).unwrap();
+    let err = replayer().replay_workflow(history).await.expect_err("a changed history must not replay");
+    assert!(matches!(err, WorkflowReplayError::Replay(_)), "{err:?}");
+    assert!(err.to_string().to_lowercase().contains("nondetermin"), "{err}");
+}
