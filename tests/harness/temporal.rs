@@ -18,10 +18,6 @@ pub struct DevServer {
 
 static SERVER: OnceLock<DevServer> = OnceLock::new();
 
-/// The dev server's timer queue looks ahead 1 s by default, so no timer fires earlier than ~1 s after it was set;
-/// order-host's retries and timeouts are shorter than that.
-pub const TIMER_PRECISION: &str = r#"history.timerProcessorMaxTimeShift="10ms""#;
-
 /// The dev server for this test process, started on first use.
 pub fn server() -> &'static DevServer {
     SERVER.get_or_init(|| match std::env::var("TEMPORAL_ADDRESS") {
@@ -38,17 +34,18 @@ fn start() -> DevServer {
     let port = free_port();
     let log = std::env::temp_dir().join(format!("order-host-tests-temporal-{port}.log"));
     let log_file = std::fs::File::create(&log).expect("temporal log file");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/temporal-dev.sh");
     let (tx, rx) = std::sync::mpsc::channel();
     // The thread that spawns the server lives exactly as long as the server: the child is killed by the kernel
     // (PR_SET_PDEATHSIG) when that thread goes away, i.e. when the test process exits, however it exits.
     std::thread::Builder::new()
         .name("temporal-dev-server".into())
         .spawn(move || {
-            let mut command = Command::new("temporal");
+            // scripts/temporal-dev.sh adds the dynamic config order-host needs (timer precision, task throughput)
+            // and execs the server, so the process we watch is the server itself.
+            let mut command = Command::new(script);
             command
-                .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "warn"])
-                // Without this the server floors every timer (activity retries and timeouts included) at ~1 s.
-                .args(["--dynamic-config-value", TIMER_PRECISION])
+                .args(["--headless", "--ip", "127.0.0.1", "--log-level", "warn"])
                 .args(["--port", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().expect("log"))
