@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use temporalio_client::Client;
+use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::activities::ActivityDeps;
 use crate::config::Config;
+use crate::http::{self, AppState, StateInner};
+use crate::metrics::Metrics;
 use crate::plugins::{PluginRuntime, Registry, RegistryEvent, WatchHandle, watch};
 use crate::store::{self, PluginVersionRow, Store};
 use crate::temporal::{self, worker};
@@ -22,6 +25,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub client: Client,
+    pub metrics: Arc<Metrics>,
     _watch: WatchHandle,
 }
 
@@ -38,7 +42,7 @@ impl App {
         let registry = load_plugins(&config, &store).await?;
         let watch = watch(Arc::clone(&registry), &config.plugins_dir, WATCH_DEBOUNCE).map_err(anyhow::Error::msg)?;
         let client = temporal::connect(&config).await?;
-        Ok(App { config, store, registry, client, _watch: watch })
+        Ok(App { config, store, registry, client, metrics: Arc::new(Metrics::default()), _watch: watch })
     }
 
     /// What activities get.
@@ -48,7 +52,46 @@ impl App {
             registry: Arc::clone(&self.registry),
             failure: self.config.failure(),
             defaults: self.config.order_defaults(),
+            metrics: Arc::clone(&self.metrics),
         }
+    }
+
+    /// The REST API's shared state.
+    pub fn http_state(&self) -> AppState {
+        AppState::new(StateInner {
+            client: self.client.clone(),
+            store: Arc::clone(&self.store),
+            registry: Arc::clone(&self.registry),
+            metrics: Arc::clone(&self.metrics),
+            orders_queue: self.config.orders_task_queue.clone(),
+            plugins_dir: self.config.plugins_dir.clone(),
+            data_dir: self.config.data_dir.clone(),
+            admin_token: self.config.admin_token.clone().filter(|t| !t.is_empty()),
+            command_timeout: self.config.command_timeout,
+        })
+    }
+
+    /// Binds `HTTP_ADDR`, saying clearly when the port is taken.
+    pub async fn bind(&self) -> anyhow::Result<TcpListener> {
+        let addr = &self.config.http_addr;
+        TcpListener::bind(addr).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!("cannot listen on {addr}: the port is already in use (set HTTP_ADDR to another one)")
+            } else {
+                anyhow::anyhow!("cannot listen on {addr}: {e}")
+            }
+        })
+    }
+
+    /// Serves the REST API on `listener` until `shutdown` resolves.
+    pub async fn serve_http(
+        &self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.http_state());
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        Ok(())
     }
 
     /// Runs the workers for `queues` until `shutdown` resolves.

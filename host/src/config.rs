@@ -61,6 +61,18 @@ pub struct Config {
     #[arg(long, env = "FAILURE_INJECT", default_value = "", value_parser = failure::parse_injections, global = true)]
     pub failure_inject: Injections,
 
+    /// Where the REST API listens (`serve`, `api`).
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000", global = true)]
+    pub http_addr: String,
+
+    /// Bearer token for plugin uploads and rollbacks; unset disables plugin administration.
+    #[arg(long, env = "ADMIN_TOKEN", global = true, hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// How long the REST API waits for Temporal or a worker before answering 503.
+    #[arg(long, env = "COMMAND_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub command_timeout: Duration,
+
     /// Where plugin components are loaded from and watched: `<slot>.wasm` for validation, payment, shipping.
     #[arg(long, env = "PLUGINS_DIR", default_value = "plugins/dist", global = true)]
     pub plugins_dir: PathBuf,

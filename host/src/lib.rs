@@ -10,6 +10,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod metrics;
 pub mod plugins;
 pub mod store;
 pub mod telemetry;

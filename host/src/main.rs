@@ -24,13 +24,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(database = %redact(&cli.config.database_url), "migrations applied");
             Ok(())
         }
-        Command::Serve | Command::Worker { .. } => {
+        Command::Worker { .. } => {
             let queues = cli.command.queues();
             let app = App::build(cli.config).await?;
             app.run_workers(&queues, shutdown_signal()).await
         }
+        Command::Api => {
+            let app = App::build(cli.config).await?;
+            let listener = app.bind().await?;
+            tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
+            app.serve_http(listener, shutdown_signal()).await
+        }
+        Command::Serve => {
+            let app = App::build(cli.config).await?;
+            let listener = app.bind().await?;
+            tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
+            // One signal stops both: the API drains in its own task, the (non-Send) workers on this one.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let api_stopped = wait_for(stopped.clone());
+            let http = app.serve_http(listener, api_stopped);
+            let queues = cli.command.queues();
+            let workers = app.run_workers(&queues, wait_for(stopped));
+            let signal = async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            };
+            let (http, workers, ()) = tokio::join!(http, workers, signal);
+            http.and(workers)
+        }
         Command::Plugins(_) => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Resolves when the watch flips to `true`.
+async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// A database URL without its password, for logs.

@@ -34,6 +34,10 @@ fn check_refuses_broken_and_foreign_components_with_a_reason() {
         ("validation", "fixtures/unknown-import", "fixture:evil/secrets"),
         ("payment", "validation", "no export `charge`"),
         ("shipping", "payment", "does not implement the `shipper` world"),
+        ("validation", "fixtures/sandbox-probe", "wasi:filesystem"),
+        ("validation", "fixtures/infinite-loop", "failed its trial call"),
+        ("validation", "fixtures/memory-bomb", "memory limit"),
+        ("validation", "fixtures/panic", "trapped"),
     ] {
         let (ok, out) = check(slot, name);
         assert!(!ok, "{name} must be refused for {slot}: {out}");

@@ -171,11 +171,47 @@ fn panic_is_a_trap() {
 }
 
 #[test]
-fn sandbox_grants_no_files_env_args_or_network() {
-    let plugin = load(Slot::Validation, "fixtures/sandbox-probe");
+fn files_and_network_are_not_even_linkable() {
+    // The probe uses std::fs and std::net, so it imports wasi:filesystem and wasi:sockets: the linker has neither.
+    let err = runtime().load(Slot::Validation, &component("fixtures/sandbox-probe"), "probe").unwrap_err();
+    let LoadError::Imports(reason) = &err else { panic!("{err:?}") };
+    assert!(reason.contains("wasi:filesystem") || reason.contains("wasi:sockets"), "{reason}");
+}
+
+#[test]
+fn environment_arguments_and_output_are_empty() {
+    let plugin = load(Slot::Validation, "fixtures/env-probe");
     let err = plugin.validate(&sample_order("probe")).unwrap_err();
     let PluginError::Permanent { message, .. } = err else { panic!("expected the probe's report, got {err:?}") };
-    assert_eq!(message, "file=denied dir=denied write=denied env=0 args=0 tcp=denied dns=denied");
+    assert_eq!(message, "env=0 args=0 stdout=accepted clock=true random=true");
+}
+
+#[test]
+fn trial_call_refuses_components_that_trap_hang_or_hoard() {
+    let rt = runtime();
+    for (name, expected) in [
+        ("fixtures/infinite-loop", "plugin_timeout"),
+        ("fixtures/memory-bomb", "plugin_memory_limit"),
+        ("fixtures/panic", "plugin_trap"),
+    ] {
+        let plugin = rt.load(Slot::Validation, &component(name), name).expect("loads: its exports type-check");
+        let err = rt.vet(&plugin).unwrap_err();
+        let LoadError::Trial(cause) = &err else { panic!("{name}: {err:?}") };
+        assert_eq!(cause.code(), expected, "{name}");
+    }
+    for name in ["validation", "fixtures/flaky", "fixtures/slow", "fixtures/log-flood", "fixtures/env-probe"] {
+        let plugin = rt.load(Slot::Validation, &component(name), name).unwrap();
+        rt.vet(&plugin).unwrap_or_else(|e| panic!("{name} answers its trial call: {e}"));
+    }
+    for (slot, name) in [
+        (Slot::Payment, "payment"),
+        (Slot::Payment, "fixtures/payment-v2"),
+        (Slot::Shipping, "shipping"),
+        (Slot::Shipping, "fixtures/dispatch-fails"),
+    ] {
+        let plugin = rt.load(slot, &component(name), name).unwrap();
+        rt.vet(&plugin).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }
 
 /// Counts the log lines plugins forward (target `plugin`).

@@ -8,7 +8,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::ActivityDeps;
 use super::failure::{InjectAt, Verdict};
-use crate::plugins::{PluginError, PluginMeta};
+use crate::plugins::{Invocation, PluginError};
 use crate::store::{NewEvent, StoreError};
 
 /// The `type` of the `ApplicationFailure`s activities raise; workflows match on them.
@@ -115,9 +115,13 @@ impl ActivityDeps {
 }
 
 impl Attempt<'_> {
-    /// Remembers which plugin version this attempt ran, for its event.
-    pub(crate) fn ran(&mut self, plugin: Option<&PluginMeta>) {
-        self.digest = plugin.map(|p| p.digest.to_string());
+    /// Remembers which plugin version this attempt ran, for its event, and records the call's latency.
+    pub(crate) fn ran<T>(&mut self, call: &Invocation<T>) {
+        if let Some(plugin) = call.plugin.as_deref() {
+            let digest = plugin.digest.to_string();
+            self.deps.metrics.plugin_call(plugin.slot.as_str(), &digest, call.elapsed);
+            self.digest = Some(digest);
+        }
     }
 
     /// Ends the attempt: appends its event, logs it, and maps a failure to a Temporal failure. A success can still be
@@ -171,6 +175,7 @@ impl Attempt<'_> {
         message: Option<String>,
         details: Option<serde_json::Value>,
     ) -> Result<(), ActivityError> {
+        self.deps.metrics.activity_attempt(self.activity, outcome);
         let event = NewEvent {
             activity: Some(self.activity.to_owned()),
             attempt: Some(self.number),

@@ -21,6 +21,7 @@ pub use order::OrderActivities;
 pub use shipping::ShippingActivities;
 
 use crate::domain::{OrderOptions, TimeoutAction};
+use crate::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::store::Store;
 use payloads::OrderSettings;
@@ -55,4 +56,5 @@ pub struct ActivityDeps {
     pub registry: Arc<Registry>,
     pub failure: FailureSimulation,
     pub defaults: OrderDefaults,
+    pub metrics: Arc<Metrics>,
 }

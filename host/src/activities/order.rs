@@ -77,7 +77,7 @@ impl OrderActivities {
         let number = attempt.number;
         let order = convert::order(&input.order, 0, number);
         let call = self.deps.registry.call(Slot::Validation, move |p| p.validate(&order)).await;
-        attempt.ran(call.plugin.as_deref());
+        attempt.ran(&call);
         let result = async {
             let valid = call.outcome?;
             let plugin = convert::plugin_run(call.plugin.as_deref().expect("a plugin answered"));
@@ -146,7 +146,7 @@ impl OrderActivities {
             attempt: number,
         };
         let call = self.deps.registry.call(Slot::Payment, move |p| p.charge(&request)).await;
-        attempt.ran(call.plugin.as_deref());
+        attempt.ran(&call);
         let result = async {
             match call.outcome {
                 Ok(receipt) => {
@@ -215,7 +215,7 @@ impl OrderActivities {
             reason: input.reason.clone(),
         };
         let call = self.deps.registry.call(Slot::Payment, move |p| p.refund(&request)).await;
-        attempt.ran(call.plugin.as_deref());
+        attempt.ran(&call);
         let result = async {
             let receipt = call.outcome?;
             let row = store.refund_payment(&input.payment_id, &receipt.refund_id).await?;

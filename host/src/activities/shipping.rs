@@ -39,7 +39,7 @@ impl ShippingActivities {
         let number = attempt.number;
         let order = convert::order(&input.order, input.shipment, number);
         let call = self.deps.registry.call(Slot::Shipping, move |p| p.prepare_package(&order)).await;
-        attempt.ran(call.plugin.as_deref());
+        attempt.ran(&call);
         let result = call.outcome.map_err(Into::into).map(|p| Packed {
             package: PackageInfo {
                 package_id: p.package_id,
@@ -71,7 +71,7 @@ impl ShippingActivities {
             units: input.package.units,
         };
         let call = self.deps.registry.call(Slot::Shipping, move |p| p.dispatch_carrier(&order, &package)).await;
-        attempt.ran(call.plugin.as_deref());
+        attempt.ran(&call);
         let result = call.outcome.map_err(Into::into).map(|d| Dispatched {
             carrier: d.carrier,
             tracking: d.tracking,

@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// REST API and both workers in one process (the all-in-one default).
     Serve,
+    /// REST API only (no workers).
+    Api,
     /// Workers only; run many, on many machines.
     Worker {
         /// Serve only this queue (default: both).

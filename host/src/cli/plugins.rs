@@ -44,7 +44,7 @@ fn check(
             return Ok(ExitCode::FAILURE);
         }
     };
-    match runtime.load(slot, &bytes, &file.display().to_string()) {
+    match runtime.load(slot, &bytes, &file.display().to_string()).and_then(|p| runtime.vet(&p).map(|()| p)) {
         Ok(plugin) => {
             let meta = plugin.meta();
             writeln!(out, "ok: {} fits the {slot} slot (world {})", file.display(), slot.world())?;
@@ -52,6 +52,7 @@ fn check(
             writeln!(out, "version: {}", meta.version)?;
             writeln!(out, "digest:  {}", meta.digest)?;
             writeln!(out, "size:    {} bytes", meta.size_bytes)?;
+            writeln!(out, "imports: {}", meta.imports.join(", "))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

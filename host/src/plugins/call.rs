@@ -61,6 +61,8 @@ pub(crate) enum Exports {
 /// One compiled, type-checked, pre-instantiated plugin version. Cheap to share (`Arc`); each call gets its own store.
 pub struct LoadedPlugin {
     pub(crate) meta: Arc<PluginMeta>,
+    /// The component file, kept so a rollback can publish it again.
+    pub(crate) bytes: Arc<[u8]>,
     pub(crate) exports: Exports,
     pub(crate) runtime: Arc<PluginRuntime>,
     pub(crate) limits: Limits,
@@ -78,6 +80,11 @@ impl LoadedPlugin {
     /// What this version is: slot, digest, name, version.
     pub fn meta(&self) -> &Arc<PluginMeta> {
         &self.meta
+    }
+
+    /// The component file this version was loaded from.
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
     }
 
     /// The per-call limits this version runs under.

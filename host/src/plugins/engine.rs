@@ -85,7 +85,7 @@ impl PluginRuntime {
         let engine = Engine::new(&wasm).map_err(|e| format!("cannot create the wasmtime engine: {}", describe(&e)))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| describe(&e))?;
+        add_wasi(&mut linker).map_err(|e| describe(&e))?;
         log::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| describe(&e))?;
 
         let cache = match &config.cache_dir {
@@ -106,6 +106,44 @@ impl PluginRuntime {
         let tick = self.config.epoch_tick.as_nanos().max(1);
         (deadline.as_nanos().div_ceil(tick) as u64).max(1)
     }
+}
+
+/// The WASI interfaces a plugin may import: command-line plumbing (no arguments, no environment, empty stdin,
+/// discarded stdout/stderr), I/O streams, clocks and randomness. `wasi:filesystem` and `wasi:sockets` are not in the
+/// linker at all, so a component that imports them is refused when it loads, before any of its code runs.
+fn add_wasi(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::WasiView;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync::io};
+    use wasmtime_wasi::random::WasiRandom;
+
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, CallState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, CallState::clocks)?;
+    random::random::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
+    io::poll::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
+    io::streams::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
+    Ok(())
+}
+
+/// The resource table, as the I/O interfaces see the store.
+struct Io;
+
+impl wasmtime::component::HasData for Io {
+    type Data<'a> = &'a mut wasmtime::component::ResourceTable;
 }
 
 /// Advances the engine's epoch every tick on a dedicated thread; stops when dropped.

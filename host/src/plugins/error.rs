@@ -78,6 +78,9 @@ pub enum LoadError {
     /// The component's `info()` failed.
     #[error("component's info() failed: {0}")]
     Info(PluginError),
+    /// The component trapped, hung or blew its memory on a trial call with reference input.
+    #[error("component failed its trial call on reference input: {0}")]
+    Trial(PluginError),
     /// The file could not be read.
     #[error("cannot read component: {0}")]
     Io(String),
@@ -94,6 +97,7 @@ impl LoadError {
             LoadError::Imports(_) => "unsupported_imports",
             LoadError::WrongWorld { .. } => "wrong_world",
             LoadError::Info(_) => "info_failed",
+            LoadError::Trial(_) => "trial_failed",
             LoadError::Io(_) => "io",
         }
     }

@@ -9,9 +9,10 @@ use wasmtime::component::Component;
 use super::bindings::payment::PaymentProcessorPre;
 use super::bindings::shipper::ShipperPre;
 use super::bindings::validator::ValidatorPre;
+use super::bindings::wit;
 use super::call::{Exports, LoadedPlugin};
 use super::error::describe;
-use super::{Digest, LoadError, PluginRuntime, Slot};
+use super::{Digest, LoadError, PluginError, PluginRuntime, Slot};
 
 /// What is known about a loaded plugin version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -30,6 +31,8 @@ pub struct PluginMeta {
     pub source: String,
     /// Whether the compiled code came from the artifact cache rather than a fresh compilation.
     pub from_cache: bool,
+    /// The interfaces the component imports (e.g. `wasi:io/streams@0.2.6`, `order:plugins/log@0.1.0`).
+    pub imports: Vec<String>,
     /// When it was loaded.
     #[serde(with = "humantime_serde_compat")]
     pub loaded_at: SystemTime,
@@ -55,6 +58,7 @@ impl PluginRuntime {
 
         let digest = Digest::of(bytes);
         let (component, from_cache) = self.compile(&digest, bytes)?;
+        let imports = component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
         let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Imports(describe(&e)))?;
         let wrong_world =
             |e: wasmtime::Error| LoadError::WrongWorld { slot, world: slot.world(), reason: describe(&e) };
@@ -73,9 +77,11 @@ impl PluginRuntime {
                 size_bytes: bytes.len(),
                 source: source.to_owned(),
                 from_cache,
+                imports,
                 loaded_at: SystemTime::now(),
             }),
             exports,
+            bytes: Arc::from(bytes),
             runtime: Arc::clone(self),
             limits: self.config.limits.get(slot),
         };
@@ -84,6 +90,35 @@ impl PluginRuntime {
         meta.name = info.name;
         meta.version = info.version;
         Ok(plugin)
+    }
+
+    /// Calls each of the version's exports once on reference input, under the slot's limits. Any answer — a value,
+    /// a retryable or a permanent error — is fine; a trap, a deadline hit or a memory-limit hit refuses the version
+    /// before it can take over a slot. Plugins have no I/O, so the trial has no effects.
+    pub fn vet(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
+        let order = reference_order();
+        let result = match &plugin.exports {
+            Exports::Validator(_) => plugin.validate(&order).map(drop),
+            Exports::Payment(_) => plugin.charge(&reference_charge()).and_then(|receipt| {
+                plugin
+                    .refund(&wit::RefundRequest {
+                        payment_id: receipt.payment_id,
+                        transaction_id: receipt.transaction_id,
+                        amount_cents: receipt.amount_cents,
+                        reason: "trial".into(),
+                    })
+                    .map(drop)
+            }),
+            Exports::Shipper(_) => {
+                plugin.prepare_package(&order).and_then(|package| plugin.dispatch_carrier(&order, &package).map(drop))
+            }
+        };
+        match result {
+            Err(e @ (PluginError::Timeout { .. } | PluginError::MemoryLimit { .. } | PluginError::Trap(_))) => {
+                Err(LoadError::Trial(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Compiles `bytes`, or deserializes the verified cached artifact of the same digest.
@@ -108,6 +143,35 @@ impl PluginRuntime {
             }
         }
         Ok((component, false))
+    }
+}
+
+/// The order every trial call uses: a plain, valid two-line order.
+fn reference_order() -> wit::Order {
+    wit::Order {
+        order_id: "trial-order".into(),
+        payment_id: "trial-payment".into(),
+        items: vec![
+            wit::Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
+            wit::Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
+        ],
+        address: wit::Address {
+            street: "123 Main St".into(),
+            city: "Springfield".into(),
+            state: "IL".into(),
+            zip_code: "62701".into(),
+        },
+        shipment: 1,
+        attempt: 1,
+    }
+}
+
+fn reference_charge() -> wit::ChargeRequest {
+    wit::ChargeRequest {
+        payment_id: "trial-payment".into(),
+        order_id: "trial-order".into(),
+        amount_cents: 4200,
+        attempt: 1,
     }
 }
 

@@ -132,8 +132,9 @@ impl Registry {
         self.cells[slot.index()].active.load_full()
     }
 
-    /// Loads `bytes` for `slot` and activates it. A component identical to the active one is a no-op; a refused one
-    /// leaves the active version in place. Compiles: call from a blocking context.
+    /// Loads `bytes` for `slot`, gives it a trial call ([`PluginRuntime::vet`]) and activates it. A component
+    /// identical to the active one is a no-op; a refused one leaves the active version in place. Compiles: call from a
+    /// blocking context.
     pub fn install(&self, slot: Slot, bytes: &[u8], source: &str) -> Result<Arc<PluginMeta>, LoadError> {
         let cell = &self.cells[slot.index()];
         let mut book = cell.book.lock().expect("registry lock");
@@ -144,7 +145,7 @@ impl Registry {
         let retained = book.retained.iter().find(|p| p.meta.digest == digest).cloned();
         let loaded = match retained {
             Some(plugin) => Ok(plugin),
-            None => self.runtime.load(slot, bytes, source).map(Arc::new),
+            None => self.runtime.load(slot, bytes, source).and_then(|p| self.runtime.vet(&p).map(|()| Arc::new(p))),
         };
         match loaded {
             Ok(plugin) => Ok(self.activate(cell, &mut book, plugin, Activation::Loaded)),

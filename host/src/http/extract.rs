@@ -1,0 +1,102 @@
+//! Request parsing that never answers a client's mistake with a 5xx or a plain-text body: order ids from the path,
+//! JSON bodies read leniently (no Content-Type needed, an empty body may mean "nothing") with precise errors.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::OrderId;
+
+/// Largest JSON body accepted.
+pub const JSON_BODY_LIMIT: usize = 64 << 10;
+
+/// The `{id}` of `/orders/{id}/…`, parsed.
+#[derive(Debug, Clone)]
+pub struct OrderPath(pub OrderId);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_id", e.body_text()))?;
+        OrderId::parse(&id).map(OrderPath).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))
+    }
+}
+
+/// An optional JSON body: `None` when the body is empty. Content-Type is not required (the seed's curls send none
+/// for commands), but a body that is there must be valid JSON of the right shape.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req.into_body(), JSON_BODY_LIMIT).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// A required JSON body.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match OptionalJson::<T>::from_request(req, state).await? {
+            OptionalJson(Some(v)) => Ok(JsonBody(v)),
+            OptionalJson(None) => Err(ApiError::unprocessable("a JSON body is required")),
+        }
+    }
+}
+
+/// Reads a body up to `limit` bytes; more is a 413.
+pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>) {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}"))
+        }
+    })
+}
+
+/// Malformed JSON is a 400; well-formed JSON of the wrong shape (missing fields, wrong types, unknown fields) a 422.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        }
+        serde_json::error::Category::Data => ApiError::unprocessable(format!("the body does not fit: {e}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shape {
+        name: String,
+    }
+
+    #[test]
+    fn syntax_is_400_and_shape_is_422() {
+        assert_eq!(parse_json::<Shape>(b"{").unwrap_err().status, 400);
+        assert_eq!(parse_json::<Shape>(b"{\"name\":1}").unwrap_err().status, 422);
+        assert_eq!(parse_json::<Shape>(b"{}").unwrap_err().status, 422);
+        assert_eq!(parse_json::<Shape>(b"{\"name\":\"a\",\"x\":1}").unwrap_err().status, 422);
+        assert!(parse_json::<Shape>(b"{\"name\":\"a\"}").is_ok());
+    }
+}

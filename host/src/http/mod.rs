@@ -1,0 +1,156 @@
+//! The REST API (axum): one file per resource, one error type, a pure [`router`] that tests mount on port 0.
+//!
+//! Commands reach workflows as updates so callers learn the outcome; every error is `{"error","message"}` JSON and a
+//! client's mistake never yields a 5xx.
+
+pub mod error;
+mod extract;
+mod ops;
+pub mod orders;
+mod plugins;
+mod status;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowHandle};
+use temporalio_sdk::workflows::WorkflowImplementation;
+use utoipa::OpenApi;
+
+use crate::domain::OrderId;
+use crate::metrics::Metrics;
+use crate::plugins::Registry;
+use crate::store::Store;
+use crate::workflows::OrderWorkflow;
+use error::ApiError;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+/// The fields of [`AppState`].
+#[allow(missing_debug_implementations)] // holds clients without Debug; AppState's Debug names what matters
+pub struct StateInner {
+    pub client: Client,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+    pub orders_queue: String,
+    pub plugins_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub admin_token: Option<String>,
+    /// How long to wait for Temporal or a worker before answering 503.
+    pub command_timeout: Duration,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("orders_queue", &self.orders_queue).finish_non_exhaustive()
+    }
+}
+
+type OrderHandle = WorkflowHandle<Client, <OrderWorkflow as WorkflowImplementation>::Run>;
+
+impl AppState {
+    pub fn new(inner: StateInner) -> Self {
+        AppState(Arc::new(inner))
+    }
+
+    fn order_handle(&self, id: &OrderId) -> OrderHandle {
+        self.client.get_workflow_handle::<<OrderWorkflow as WorkflowImplementation>::Run>(id.to_string())
+    }
+
+    async fn workflow_exists(&self, id: &OrderId) -> bool {
+        let handle = self.order_handle(id);
+        let describe = handle.describe(WorkflowDescribeOptions::default());
+        matches!(tokio::time::timeout(self.command_timeout, describe).await, Ok(Ok(_)))
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "order-host", description = "Orders on Temporal, business logic in WebAssembly plugins"),
+    paths(
+        orders::start, orders::approve, orders::cancel, orders::update_address, orders::status, orders::list,
+        orders::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, ops::healthz, ops::readyz,
+        ops::metrics, ops::openapi,
+    ),
+    modifiers(&AdminToken),
+    tags((name = "orders"), (name = "plugins"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+struct AdminToken;
+
+impl utoipa::Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route, with JSON answers for unknown routes and wrong methods, and request metrics.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/orders", get(orders::list))
+        .route("/orders/{id}/start", post(orders::start))
+        .route("/orders/{id}/signals/approve", post(orders::approve))
+        .route("/orders/{id}/signals/cancel", post(orders::cancel))
+        .route("/orders/{id}/signals/update-address", post(orders::update_address))
+        .route("/orders/{id}/status", get(orders::status))
+        .route("/orders/{id}/events", get(orders::events))
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/{slot}", get(plugins::get).put(plugins::upload))
+        .route("/plugins/{slot}/rollback", post(plugins::rollback))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are read by our own extractors, which enforce their limits and answer 413 in JSON.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
+/// Counts requests by route template and logs them.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await.into_response();
+    let status = response.status().as_u16();
+    state.metrics.http_request(&method, &route, status);
+    tracing::debug!(%method, %route, status, elapsed_ms = started.elapsed().as_millis() as u64, "http request");
+    response
+}

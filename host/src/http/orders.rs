@@ -1,0 +1,369 @@
+//! `/orders`: start an order, send it commands, read its status, list orders and events.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use temporalio_client::errors::{WorkflowStartError, WorkflowUpdateError};
+use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy, WorkflowStartOptions};
+use temporalio_common::data_converters::RawValue;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{JsonBody, OptionalJson, OrderPath};
+use super::status::order_status;
+use crate::domain::{Address, Item, OrderId, OrderInput, OrderOptions, OrderState, StatusDocument};
+use crate::store::{EventRow, NewEvent, OrderFilter, OrderRow};
+use crate::workflows::OrderWorkflow;
+use crate::workflows::messages::{CancelRequest, CommandOutcome, to_raw};
+
+/// `POST /orders/{id}/start`. Without `items` and `address` the documented sample cart is used: 2 × `SKU-001` at
+/// $15.00 and 1 × `SKU-002` at $12.00, to 123 Main St, Springfield, IL 62701.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The payment's id, used as the payment processor's idempotency key: 1–64 of `A–Z a–z 0–9 . _ -`.
+    pub payment_id: String,
+    pub items: Option<Vec<Item>>,
+    pub address: Option<Address>,
+    /// Per-order overrides of the approval timeout, its outcome and the shipping attempts.
+    pub options: Option<OrderOptions>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StartResponse {
+    pub order_id: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub status_url: String,
+}
+
+/// The sample cart a start without items gets.
+pub fn sample_items() -> Vec<Item> {
+    vec![
+        Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
+        Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
+    ]
+}
+
+/// The sample address a start without one gets.
+pub fn sample_address() -> Address {
+    Address { street: "123 Main St".into(), city: "Springfield".into(), state: "IL".into(), zip_code: "62701".into() }
+}
+
+fn parse_payment_id(s: &str) -> Result<String, ApiError> {
+    let ok =
+        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ApiError::unprocessable("payment_id must be 1–64 characters from letters, digits, '.', '_' and '-'"))
+    }
+}
+
+/// Starts an order.
+#[utoipa::path(post, path = "/orders/{id}/start", tag = "orders",
+    params(("id" = String, Path, description = "Order id, also the workflow id: 1–64 of A–Z a–z 0–9 . _ -")),
+    request_body = StartRequest,
+    responses(
+        (status = 202, description = "Started", body = StartResponse),
+        (status = 400, description = "Malformed JSON or bad id", body = ErrorBody),
+        (status = 409, description = "An order with this id exists", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 503, description = "Temporal unreachable", body = ErrorBody),
+    ))]
+pub async fn start(
+    State(state): State<AppState>,
+    OrderPath(id): OrderPath,
+    JsonBody(request): JsonBody<StartRequest>,
+) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
+    let payment_id = parse_payment_id(&request.payment_id)?;
+    let address = match request.address {
+        Some(a) => Address::parse(&a).map_err(|e| ApiError::unprocessable(e.to_string()))?,
+        None => sample_address(),
+    };
+    let input = OrderInput {
+        order_id: id.to_string(),
+        payment_id,
+        items: request.items.unwrap_or_else(sample_items),
+        address,
+        options: request.options.unwrap_or_default(),
+    };
+    let options = WorkflowStartOptions::new(state.orders_queue.clone(), id.to_string())
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
+    let started =
+        tokio::time::timeout(state.command_timeout, state.client.start_workflow(OrderWorkflow::run, input, options))
+            .await
+            .map_err(|_| ApiError::unavailable("Temporal did not answer the start in time"))?;
+    let handle = match started {
+        Ok(handle) => handle,
+        Err(WorkflowStartError::AlreadyStarted { .. }) => {
+            return Err(ApiError::conflict(format!("order {id} already exists (running or finished)")));
+        }
+        Err(e) => return Err(temporal_unavailable(&e)),
+    };
+    let run_id = handle.info().run_id.clone().unwrap_or_default();
+    tracing::info!(order_id = %id, workflow_id = %id, %run_id, "order started");
+    record_command(&state, &id, "start", None).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(StartResponse {
+            order_id: id.to_string(),
+            workflow_id: id.to_string(),
+            run_id,
+            status_url: format!("/orders/{id}/status"),
+        }),
+    ))
+}
+
+/// Approves an order (no body needed).
+#[utoipa::path(post, path = "/orders/{id}/signals/approve", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Accepted; the order's state", body = CommandOutcomeSchema),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+        (status = 409, description = "Not awaiting approval", body = ErrorBody),
+        (status = 503, description = "No worker answered in time", body = ErrorBody),
+    ))]
+pub async fn approve(
+    State(state): State<AppState>,
+    OrderPath(id): OrderPath,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    command(&state, &id, Command::Approve, to_raw::<()>(None)).await
+}
+
+/// Cancels an order; a charged payment is refunded. Body optional: `{"reason": "…"}`.
+#[utoipa::path(post, path = "/orders/{id}/signals/cancel", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body(content = Option<CancelBody>, description = "Optional reason"),
+    responses(
+        (status = 200, description = "Accepted", body = CommandOutcomeSchema),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+        (status = 409, description = "Already dispatched or finished", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 503, description = "No worker answered in time", body = ErrorBody),
+    ))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    OrderPath(id): OrderPath,
+    OptionalJson(body): OptionalJson<CancelBody>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    let request = CancelRequest { reason: body.and_then(|b| b.reason) };
+    command(&state, &id, Command::Cancel, to_raw(Some(&request))).await
+}
+
+/// `POST /orders/{id}/signals/cancel`'s optional body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub reason: Option<String>,
+}
+
+/// Changes the delivery address until the parcel is dispatched.
+#[utoipa::path(post, path = "/orders/{id}/signals/update-address", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body = Address,
+    responses(
+        (status = 200, description = "Accepted", body = CommandOutcomeSchema),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+        (status = 409, description = "Already dispatched or finished", body = ErrorBody),
+        (status = 422, description = "Invalid address", body = ErrorBody),
+        (status = 503, description = "No worker answered in time", body = ErrorBody),
+    ))]
+pub async fn update_address(
+    State(state): State<AppState>,
+    OrderPath(id): OrderPath,
+    JsonBody(raw): JsonBody<AddressBody>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    let address = Address { street: raw.street, city: raw.city, state: raw.state, zip_code: raw.zip_code };
+    let address = Address::parse(&address).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    command(&state, &id, Command::UpdateAddress, to_raw(Some(&address))).await
+}
+
+/// An address as clients send it (unknown fields refused).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    pub street: String,
+    pub city: String,
+    pub state: String,
+    pub zip_code: String,
+}
+
+/// What a command answers (documentation mirror of [`CommandOutcome`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandOutcomeSchema {
+    pub order_id: String,
+    pub command: String,
+    pub state: OrderState,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Command {
+    Approve,
+    Cancel,
+    UpdateAddress,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        match self {
+            Command::Approve => "approve_order",
+            Command::Cancel => "cancel_order",
+            Command::UpdateAddress => "update_address",
+        }
+    }
+}
+
+/// Sends a command as a workflow update, so the caller learns whether it was accepted: 200 with the state, 409
+/// with the validator's reason, 404 for an unknown order, 503 when no worker answered within the command timeout.
+async fn command(
+    state: &AppState,
+    id: &OrderId,
+    command: Command,
+    input: RawValue,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    let handle = state.order_handle(id);
+    let options = WorkflowExecuteUpdateOptions::default();
+    let call = async {
+        match command {
+            Command::Approve => handle.execute_update(OrderWorkflow::approve_order_update, input, options).await,
+            Command::Cancel => handle.execute_update(OrderWorkflow::cancel_order_update, input, options).await,
+            Command::UpdateAddress => handle.execute_update(OrderWorkflow::update_address_update, input, options).await,
+        }
+    };
+    let Ok(result) = tokio::time::timeout(state.command_timeout, call).await else {
+        tracing::warn!(order_id = %id, command = command.name(), "no worker answered the command in time");
+        return Err(ApiError::unavailable(format!(
+            "no worker answered {} within {:?}; it may still be applied when one does",
+            command.name(),
+            state.command_timeout
+        )));
+    };
+    match result {
+        Ok(outcome) => {
+            tracing::info!(order_id = %id, workflow_id = %id, command = command.name(), state = %outcome.state, "command accepted");
+            record_command(state, id, command.name(), Some(outcome.message.clone())).await;
+            Ok(Json(outcome))
+        }
+        Err(WorkflowUpdateError::Failed(failure)) => {
+            tracing::info!(order_id = %id, command = command.name(), reason = %failure.message, "command rejected");
+            Err(ApiError::conflict(failure.message))
+        }
+        Err(WorkflowUpdateError::NotFound(_)) => Err(finished_or_unknown(state, id).await),
+        Err(e) => Err(temporal_unavailable(&e)),
+    }
+}
+
+/// A command reached no running workflow: a finished order is a conflict, an unknown one a 404.
+async fn finished_or_unknown(state: &AppState, id: &OrderId) -> ApiError {
+    match state.store.get_order(id.as_str()).await {
+        Ok(Some(row)) => ApiError::conflict(format!("order {id} is {}; it takes no more commands", row.state)),
+        Ok(None) => ApiError::not_found(format!("no order {id}")),
+        Err(e) => e.into(),
+    }
+}
+
+async fn record_command(state: &AppState, id: &OrderId, command: &str, message: Option<String>) {
+    let event = NewEvent {
+        activity: Some(command.to_owned()),
+        outcome: Some("accepted".into()),
+        message,
+        ..NewEvent::new(id.as_str(), "command")
+    };
+    if let Err(e) = state.store.append_event(&event).await {
+        tracing::warn!(order_id = %id, error = %e, "cannot record the command event");
+    }
+}
+
+fn temporal_unavailable(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "Temporal call failed");
+    ApiError::unavailable(format!("Temporal did not answer: {e}"))
+}
+
+/// The status document: the workflow's own view, the execution's description (pending attempts and their last
+/// failure) and the events table, merged.
+#[utoipa::path(get, path = "/orders/{id}/status", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The status document", body = StatusDocument),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+    ))]
+pub async fn status(State(state): State<AppState>, OrderPath(id): OrderPath) -> Result<Json<StatusDocument>, ApiError> {
+    order_status(&state, &id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only orders in this state.
+    pub state: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderRow>,
+    pub limit: u32,
+    pub offset: u32,
+    /// The offset of the next page, if there may be one.
+    pub next_offset: Option<u32>,
+}
+
+/// Lists orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderList),
+        (status = 400, description = "Bad filter or page", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<OrderList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let filter_state = query
+        .state
+        .as_deref()
+        .map(str::parse::<OrderState>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", e))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 200"));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let orders = state.store.list_orders(&OrderFilter { state: filter_state, limit, offset }).await?;
+    let next_offset = (orders.len() == limit as usize).then_some(offset + limit);
+    Ok(Json(OrderList { orders, limit, offset, next_offset }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventList {
+    pub order_id: String,
+    pub events: Vec<EventRow>,
+}
+
+/// An order's events, oldest first: every activity attempt, state change and command.
+#[utoipa::path(get, path = "/orders/{id}/events", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The events", body = EventList),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+    ))]
+pub async fn events(State(state): State<AppState>, OrderPath(id): OrderPath) -> Result<Json<EventList>, ApiError> {
+    let events = state.store.events(id.as_str(), 10_000).await?;
+    if events.is_empty() && state.store.get_order(id.as_str()).await?.is_none() && !state.workflow_exists(&id).await {
+        return Err(ApiError::not_found(format!("no order {id}")));
+    }
+    Ok(Json(EventList { order_id: id.to_string(), events }))
+}
+
+/// How long the REST API waits for Temporal or a worker before answering 503.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,242 @@
+//! `/plugins`: what runs in each slot, and (with the admin token) uploading a new version or rolling back.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::HeaderMap;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::read_body;
+use crate::plugins::{LoadError, PluginMeta, Slot, SlotStatus};
+use crate::store::PluginVersionRow;
+
+/// A plugin version as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PluginView {
+    pub slot: String,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub size_bytes: usize,
+    pub source: String,
+    /// RFC 3339.
+    pub loaded_at: String,
+}
+
+impl From<&PluginMeta> for PluginView {
+    fn from(m: &PluginMeta) -> Self {
+        PluginView {
+            slot: m.slot.to_string(),
+            name: m.name.clone(),
+            version: m.version.clone(),
+            digest: m.digest.to_string(),
+            size_bytes: m.size_bytes,
+            source: m.source.clone(),
+            loaded_at: humantime::format_rfc3339_millis(m.loaded_at).to_string(),
+        }
+    }
+}
+
+/// One entry of a slot's history in this process.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivationView {
+    #[serde(flatten)]
+    pub plugin: PluginView,
+    /// `loaded` or `rollback`.
+    pub activation: String,
+    pub activated_at: String,
+}
+
+/// A refused component.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefusalView {
+    pub digest: Option<String>,
+    pub source: String,
+    pub error: String,
+    pub message: String,
+    pub at: String,
+}
+
+/// A slot: what is active in this process, how it got there, what was refused last, and what every host recorded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SlotView {
+    pub slot: String,
+    /// The WIT world a component must implement for this slot.
+    pub world: String,
+    pub active: Option<PluginView>,
+    /// This process's activations, oldest first.
+    pub history: Vec<ActivationView>,
+    pub last_refusal: Option<RefusalView>,
+    /// Activations recorded in the database by every host, newest first.
+    pub recorded: Vec<PluginVersionRow>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PluginList {
+    pub slots: Vec<SlotView>,
+}
+
+async fn slot_view(state: &AppState, status: SlotStatus) -> Result<SlotView, ApiError> {
+    let recorded = state.store.plugin_versions(Some(status.slot.as_str()), 20).await?;
+    Ok(SlotView {
+        slot: status.slot.to_string(),
+        world: status.slot.world().to_owned(),
+        active: status.active.as_deref().map(PluginView::from),
+        history: status
+            .history
+            .iter()
+            .map(|r| ActivationView {
+                plugin: PluginView::from(r.meta.as_ref()),
+                activation: serde_json::to_value(r.activation)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                activated_at: humantime::format_rfc3339_millis(r.activated_at).to_string(),
+            })
+            .collect(),
+        last_refusal: status.last_refusal.map(|r| RefusalView {
+            digest: r.digest.map(|d| d.to_string()),
+            source: r.source,
+            error: r.error.code().to_owned(),
+            message: r.error.to_string(),
+            at: humantime::format_rfc3339_millis(r.at).to_string(),
+        }),
+        recorded,
+    })
+}
+
+fn parse_slot(slot: &str) -> Result<Slot, ApiError> {
+    slot.parse().map_err(|e: crate::plugins::UnknownSlot| ApiError::not_found(e.to_string()))
+}
+
+/// Every slot.
+#[utoipa::path(get, path = "/plugins", tag = "plugins", responses((status = 200, description = "All slots", body = PluginList)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+    let mut slots = Vec::new();
+    for slot in Slot::ALL {
+        slots.push(slot_view(&state, state.registry.status(slot)).await?);
+    }
+    Ok(Json(PluginList { slots }))
+}
+
+/// One slot.
+#[utoipa::path(get, path = "/plugins/{slot}", tag = "plugins",
+    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    responses(
+        (status = 200, description = "The slot", body = SlotView),
+        (status = 404, description = "Unknown slot", body = ErrorBody),
+    ))]
+pub async fn get(State(state): State<AppState>, UrlPath(slot): UrlPath<String>) -> Result<Json<SlotView>, ApiError> {
+    let slot = parse_slot(&slot)?;
+    Ok(Json(slot_view(&state, state.registry.status(slot)).await?))
+}
+
+/// Uploads a component for the slot: checked exactly like `order-host plugins check`, stored content-addressed under
+/// the data directory, activated atomically here and published to the plugins directory for workers watching it.
+#[utoipa::path(put, path = "/plugins/{slot}", tag = "plugins",
+    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component bytes"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The new active version", body = PluginView),
+        (status = 400, description = "Not a component, or not of the slot's world", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token, or uploads disabled", body = ErrorBody),
+        (status = 404, description = "Unknown slot", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+    ))]
+pub async fn upload(
+    State(state): State<AppState>,
+    UrlPath(slot): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PluginView>, ApiError> {
+    authorize(&state, &headers)?;
+    let slot = parse_slot(&slot)?;
+    let limit = state.registry.runtime().config().max_component_bytes;
+    let bytes = read_body(body, limit).await?;
+    let registry = Arc::clone(&state.registry);
+    let component = bytes.clone();
+    let installed = tokio::task::spawn_blocking(move || registry.install(slot, &component, "upload"))
+        .await
+        .map_err(|e| ApiError::internal("plugin load task failed", &e))?;
+    let meta = installed.map_err(|e| {
+        let status = if matches!(e, LoadError::TooLarge { .. }) { 413 } else { 400 };
+        ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
+    })?;
+    persist(&state, slot, &meta, &bytes).await?;
+    tracing::info!(%slot, digest = %meta.digest, name = %meta.name, version = %meta.version, "plugin uploaded and active");
+    Ok(Json(PluginView::from(meta.as_ref())))
+}
+
+/// Re-activates the slot's previous version.
+#[utoipa::path(post, path = "/plugins/{slot}/rollback", tag = "plugins",
+    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The version now active", body = PluginView),
+        (status = 401, description = "Missing or wrong admin token, or administration disabled", body = ErrorBody),
+        (status = 404, description = "Unknown slot", body = ErrorBody),
+        (status = 409, description = "No earlier version", body = ErrorBody),
+    ))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    UrlPath(slot): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Json<PluginView>, ApiError> {
+    authorize(&state, &headers)?;
+    let slot = parse_slot(&slot)?;
+    let meta = state.registry.rollback(slot).map_err(|e| ApiError::conflict(e.to_string()))?;
+    if let Some(plugin) = state.registry.active(slot) {
+        persist(&state, slot, &meta, plugin.bytes()).await?;
+    }
+    tracing::info!(%slot, digest = %meta.digest, "plugin rolled back");
+    Ok(Json(PluginView::from(meta.as_ref())))
+}
+
+/// Keeps the component under `DATA_DIR/plugins/<sha256>.wasm` and publishes it as `PLUGINS_DIR/<slot>.wasm`
+/// (temporary file + rename), so a restart and every worker watching the directory run the same version.
+async fn persist(state: &AppState, slot: Slot, meta: &PluginMeta, bytes: &[u8]) -> Result<(), ApiError> {
+    let stored = state.data_dir.join("plugins").join(format!("{}.wasm", meta.digest.hex()));
+    let published = state.plugins_dir.join(slot.file_name());
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        write_atomically(&stored, &bytes)?;
+        write_atomically(&published, &bytes)
+    })
+    .await
+    .map_err(|e| ApiError::internal("plugin store task failed", &e))?
+    .map_err(|e| ApiError::internal("cannot store the plugin", &e))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("incoming-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `Authorization: Bearer <ADMIN_TOKEN>`; without a configured token, administration is off.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::unauthorized("plugin administration is disabled: the host has no ADMIN_TOKEN"));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <admin token>"))?;
+    // Compare digests so the time taken does not depend on where the strings differ.
+    if Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("wrong admin token"))
+    }
+}
