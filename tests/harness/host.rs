@@ -27,11 +27,22 @@ pub struct HostSpec {
     pub shipping: Option<&'static str>,
     /// Extra `order-host` flags, e.g. `["--failure-inject", "charge_payment:after:2"]`.
     pub flags: Vec<String>,
+    /// Serve the REST API on a free port.
+    pub http: bool,
+    /// Run the workers (off: an API-only host, as `order-host api`).
+    pub workers: bool,
 }
 
 impl Default for HostSpec {
     fn default() -> Self {
-        HostSpec { validation: Some("validation"), payment: Some("payment"), shipping: Some("shipping"), flags: vec![] }
+        HostSpec {
+            validation: Some("validation"),
+            payment: Some("payment"),
+            shipping: Some("shipping"),
+            flags: vec![],
+            http: false,
+            workers: true,
+        }
     }
 }
 
@@ -49,6 +60,9 @@ pub struct TestHost {
     pub client: Client,
     pub store: Arc<dyn Store>,
     pub plugins_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// `http://127.0.0.1:<port>` when the REST API runs.
+    pub base_url: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     _dirs: tempfile::TempDir,
 }
@@ -95,39 +109,20 @@ impl TestHost {
         args.push("worker".into());
         let config = <Cli as clap::Parser>::try_parse_from(&args).expect("test flags parse").config;
 
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let worker_config = config.clone();
-        std::thread::Builder::new()
-            .name(format!("host-{suffix}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("host runtime");
-                runtime.block_on(async move {
-                    let app = match App::build(worker_config).await {
-                        Ok(app) => app,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(format!("{e:#}")));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    let stopped = async {
-                        let _ = stop_rx.await;
-                    };
-                    if let Err(e) = app.run_workers(&[Queue::Orders, Queue::Shipping], stopped).await {
-                        eprintln!("test host workers failed: {e:#}");
-                    }
-                });
-            })
-            .expect("spawning host thread");
-        ready_rx.await.expect("host thread").unwrap_or_else(|e| panic!("host did not start: {e}"));
+        let (ready_rx, stop_tx) = spawn_host(config.clone(), spec.http, spec.workers, &suffix);
+        let port = ready_rx.await.expect("host thread").unwrap_or_else(|e| panic!("host did not start: {e}"));
 
         let client = order_host::temporal::connect(&config).await.expect("test client");
-        TestHost { config, client, store: Arc::clone(&db.store), plugins_dir, stop: Some(stop_tx), _dirs: dirs }
+        TestHost {
+            data_dir: config.data_dir.clone(),
+            base_url: port.map(|p| format!("http://127.0.0.1:{p}")),
+            config,
+            client,
+            store: Arc::clone(&db.store),
+            plugins_dir,
+            stop: Some(stop_tx),
+            _dirs: dirs,
+        }
     }
 
     /// Publishes `component` as the slot's plugin the way an operator should: copy beside, rename into place.
@@ -138,6 +133,11 @@ impl TestHost {
     pub fn orders_queue(&self) -> &str {
         &self.config.orders_task_queue
     }
+
+    /// `<base url><path>` (panics if the host runs no REST API).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url.as_deref().expect("this host serves no REST API"))
+    }
 }
 
 impl Drop for TestHost {
@@ -146,6 +146,71 @@ impl Drop for TestHost {
             let _ = stop.send(());
         }
     }
+}
+
+/// Runs `App` on a thread of its own (Temporal workers are not `Send`): the REST API on a free port when `http`,
+/// the workers when `workers`, until the returned sender fires or drops. The receiver yields the API's port.
+fn spawn_host(
+    config: Config,
+    http: bool,
+    workers: bool,
+    suffix: &str,
+) -> (oneshot::Receiver<Result<Option<u16>, String>>, oneshot::Sender<()>) {
+    let (ready_tx, ready_rx) = oneshot::channel::<Result<Option<u16>, String>>();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let worker_config = config;
+    std::thread::Builder::new()
+        .name(format!("host-{suffix}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("host runtime");
+            runtime.block_on(async move {
+                let app = match App::build(worker_config).await {
+                    Ok(app) => app,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("{e:#}")));
+                        return;
+                    }
+                };
+                let (stop_all, stopped) = tokio::sync::watch::channel(false);
+                let mut port = None;
+                if http {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+                    port = Some(listener.local_addr().expect("bound").port());
+                    let router = order_host::http::router(app.http_state());
+                    let mut stopped = stopped.clone();
+                    tokio::spawn(async move {
+                        let shutdown = async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        };
+                        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+                    });
+                }
+                let _ = ready_tx.send(Ok(port));
+                let mut stopped_workers = stopped.clone();
+                let stop_workers = async move {
+                    let _ = stopped_workers.wait_for(|s| *s).await;
+                };
+                let forward = async move {
+                    let _ = stop_rx.await;
+                    let _ = stop_all.send(true);
+                };
+                if workers {
+                    let run = app.run_workers(&[Queue::Orders, Queue::Shipping], stop_workers);
+                    let (result, ()) = tokio::join!(run, forward);
+                    if let Err(e) = result {
+                        eprintln!("test host workers failed: {e:#}");
+                    }
+                } else {
+                    forward.await;
+                }
+            });
+        })
+        .expect("spawning host thread");
+    (ready_rx, stop_tx)
 }
 
 /// Copies `source` next to `<dir>/<slot>.wasm` and renames it into place.

@@ -14,3 +14,12 @@ pub fn component(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing: run scripts/build-plugins.sh first", path.display());
     path
 }
+
+/// The `order-host` binary cargo built next to this test binary (`cargo test --workspace` builds it).
+pub fn order_host_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target directory");
+    let binary = dir.join("order-host");
+    assert!(binary.exists(), "{} is missing: run `cargo build -p order-host` first", binary.display());
+    binary
+}

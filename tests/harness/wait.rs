@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-/// Polls `probe` every 25 ms until it yields `Some`, or fails the test after `timeout` naming `what`.
+/// Polls `probe` every 50 ms until it yields `Some`, or fails the test after `timeout` naming `what`.
 pub async fn until<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
@@ -15,6 +15,6 @@ where
             return value;
         }
         assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

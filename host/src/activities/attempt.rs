@@ -158,6 +158,14 @@ impl Attempt<'_> {
         }
     }
 
+    /// Logs a state change this attempt wrote.
+    pub(crate) fn state_changed(&self, state: crate::domain::OrderState) {
+        tracing::info!(
+            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+            attempt = self.number, %state, "order state changed"
+        );
+    }
+
     async fn simulated(&self, outcome: &str, message: &str) -> ActivityError {
         tracing::info!(
             order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,

@@ -91,7 +91,9 @@ impl OrderActivities {
                 address: Some(order.address.clone()),
                 ..Transition::default()
             };
-            self.deps.store.transition(&order.order_id, &transition).await?;
+            if self.deps.store.transition(&order.order_id, &transition).await? {
+                attempt.state_changed(OrderState::Validated);
+            }
             Ok(Validated { order, total_cents: valid.total_cents, plugin, attempt: number })
         }
         .await;
@@ -157,6 +159,7 @@ impl OrderActivities {
                             Some((&input.order_id, &charged_state)),
                         )
                         .await?;
+                    attempt.state_changed(OrderState::Charged);
                     Ok(Charged {
                         transaction_id: row.transaction_id.unwrap_or(receipt.transaction_id),
                         amount_cents: row.amount_cents,
@@ -235,7 +238,7 @@ impl OrderActivities {
     #[activity(name = "record_state")]
     pub async fn record_state(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: RecordStateInput,
     ) -> Result<(), ActivityError> {
         let transition = Transition {
@@ -256,7 +259,16 @@ impl OrderActivities {
                     ..NewEvent::new(&input.order_id, "state")
                 })
                 .await?;
-            tracing::info!(order_id = %input.order_id, state = %input.state, step = %input.step, "order state changed");
+            tracing::info!(
+                order_id = %input.order_id,
+                workflow_id = ctx.info().workflow_id.as_deref().unwrap_or_default(),
+                activity = "record_state",
+                attempt = ctx.info().attempt,
+                state = %input.state,
+                step = %input.step,
+                reason = input.message.as_deref().unwrap_or_default(),
+                "order state changed"
+            );
         }
         Ok(())
     }

@@ -100,8 +100,12 @@ impl ShippingActivities {
             address: Some(input.address.clone()),
             ..Transition::default()
         };
-        let result =
-            self.deps.store.transition(&input.order_id, &transition).await.map(|_| Shipped { attempt: number });
+        let result = self.deps.store.transition(&input.order_id, &transition).await.map(|applied| {
+            if applied {
+                attempt.state_changed(OrderState::Shipped);
+            }
+            Shipped { attempt: number }
+        });
         attempt.finish(result.map_err(Into::into), None).await
     }
 }

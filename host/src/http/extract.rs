@@ -1,7 +1,7 @@
 //! Request parsing that never answers a client's mistake with a 5xx or a plain-text body: order ids from the path,
 //! JSON bodies read leniently (no Content-Type needed, an empty body may mean "nothing") with precise errors.
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -59,15 +59,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Reads a body up to `limit` bytes; more is a 413.
+/// Reads a body up to `limit` bytes; more is a 413. An oversized body is read on (and discarded) up to a few
+/// times the limit, so the client, still sending, receives the 413 instead of a reset connection.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>) {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}"))
+    use http_body_util::BodyExt;
+
+    let mut body = body;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}")))?;
+        let Ok(chunk) = frame.into_data() else { continue };
+        if bytes.len() + chunk.len() > limit {
+            let mut drained = bytes.len() + chunk.len();
+            while drained <= limit.saturating_mul(4) {
+                match body.frame().await {
+                    Some(Ok(frame)) => drained += frame.data_ref().map_or(0, axum::body::Bytes::len),
+                    _ => break,
+                }
+            }
+            return Err(ApiError::too_large(limit));
         }
-    })
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
 }
 
 /// Malformed JSON is a 400; well-formed JSON of the wrong shape (missing fields, wrong types, unknown fields) a 422.

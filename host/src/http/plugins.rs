@@ -156,10 +156,12 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<PluginView>, ApiError> {
+    // Read the body before answering anything, so a refused client still gets its answer on an intact connection.
+    let limit = state.registry.runtime().config().max_component_bytes;
+    let bytes = read_body(body, limit).await;
     authorize(&state, &headers)?;
     let slot = parse_slot(&slot)?;
-    let limit = state.registry.runtime().config().max_component_bytes;
-    let bytes = read_body(body, limit).await?;
+    let bytes = bytes?;
     let registry = Arc::clone(&state.registry);
     let component = bytes.clone();
     let installed = tokio::task::spawn_blocking(move || registry.install(slot, &component, "upload"))

@@ -1,0 +1,384 @@
+//! The REST API against a real host: the seed's curls verbatim, every route's success and failure paths, the
+//! bad-input matrix, plugin administration, operations endpoints.
+
+use std::time::Duration;
+
+use order_host::plugins::Digest;
+use order_host_tests::api::{Answer, Api};
+use order_host_tests::db::{Backend, TestDb};
+use order_host_tests::host::{HostSpec, TestHost};
+use order_host_tests::orders::order_id;
+use order_host_tests::paths;
+use serde_json::json;
+
+const WITHIN: Duration = Duration::from_secs(30);
+const ADMIN: &str = "s3cret-admin";
+
+async fn api_host(db: &TestDb, spec: HostSpec) -> (TestHost, Api) {
+    let host = TestHost::start(db, HostSpec { http: true, ..spec }).await;
+    let api = Api::new(&host);
+    (host, api)
+}
+
+fn assert_error(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.error(), code, "{answer:?}");
+    assert!(!answer.message().is_empty(), "every error has a message: {answer:?}");
+    assert!(answer.content_type.starts_with("application/json"), "{answer:?}");
+}
+
+fn digest_of(component: &str) -> String {
+    Digest::of(&std::fs::read(paths::component(component)).unwrap()).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_curls_work_verbatim() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    let id = order_id("order");
+
+    // curl -X POST .../orders/order-123/start -H "Content-Type: application/json" -d '{"payment_id": "payment-456"}'
+    let started = api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id": "payment-456"}"#).await;
+    assert_eq!(started.status, 202, "{started:?}");
+    assert_eq!(started.body["order_id"], id.as_str());
+    assert_eq!(started.body["status_url"], format!("/orders/{id}/status"));
+
+    let waiting = api.wait_for_state(&id, "awaiting_approval", WITHIN).await;
+    assert_eq!(waiting["total_cents"], 4200, "the documented sample cart");
+    assert_eq!(waiting["address"]["city"], "Springfield");
+
+    // curl -X POST .../orders/order-123/signals/update-address -H "Content-Type: application/json" -d '{...}'
+    let moved = api
+        .post_json(
+            &format!("/orders/{id}/signals/update-address"),
+            r#"{"street": "456 Oak Ave", "city": "Shelbyville", "state": "IL", "zip_code": "62565"}"#,
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(moved.body["command"], "update_address");
+
+    // curl -X POST .../orders/order-123/signals/approve   (no body, no Content-Type)
+    let approved = api.post_empty(&format!("/orders/{id}/signals/approve")).await;
+    assert_eq!(approved.status, 200, "{approved:?}");
+    assert_eq!(approved.body["command"], "approve_order");
+
+    // curl .../orders/order-123/status
+    api.wait_for_state(&id, "shipped", WITHIN).await;
+    let shipped = order_host_tests::wait::until(WITHIN, "the run closed", || async {
+        let doc = api.get(&format!("/orders/{id}/status")).await.body;
+        (doc["workflow"]["status"] == "COMPLETED").then_some(doc)
+    })
+    .await;
+    assert_eq!(shipped["address"]["street"], "456 Oak Ave");
+    assert_eq!(shipped["payment"]["status"], "charged");
+    for slot in ["validation", "payment", "shipping"] {
+        assert!(shipped["plugins"][slot]["digest"].as_str().unwrap().starts_with("sha256:"), "{shipped}");
+    }
+
+    // curl -X POST .../orders/order-123/signals/cancel   (too late now)
+    assert_error(&api.post_empty(&format!("/orders/{id}/signals/cancel")).await, 409, "conflict");
+
+    // And a second order, cancelled the seed's way before approval.
+    let other = order_id("order");
+    assert_eq!(api.post_json(&format!("/orders/{other}/start"), r#"{"payment_id": "payment-789"}"#).await.status, 202);
+    api.wait_for_state(&other, "awaiting_approval", WITHIN).await;
+    let cancelled = api.post_empty(&format!("/orders/{other}/signals/cancel")).await;
+    assert_eq!(cancelled.status, 200, "{cancelled:?}");
+    api.wait_for_state(&other, "cancelled", WITHIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_refuses_bad_input_with_json_errors() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    let id = order_id("bad");
+    let start = |body: &'static str| {
+        let api = api.clone();
+        let id = id.clone();
+        async move { api.post_json(&format!("/orders/{id}/start"), body).await }
+    };
+    assert_error(&start("{").await, 400, "malformed_json");
+    assert_error(&start("not json").await, 400, "malformed_json");
+    assert_error(&start("").await, 422, "invalid_body");
+    assert_error(&start("{}").await, 422, "invalid_body");
+    assert_error(&start(r#"{"payment_id": 5}"#).await, 422, "invalid_body");
+    assert_error(&start(r#"{"payment_id": "p", "colour": "red"}"#).await, 422, "invalid_body");
+    assert_error(&start(r#"{"payment_id": "has space"}"#).await, 422, "invalid_body");
+    assert_error(
+        &start(r#"{"payment_id": "p", "items": [{"sku": "A", "quantity": -1, "unit_price_cents": 1}]}"#).await,
+        422,
+        "invalid_body",
+    );
+    let bad_address =
+        start(r#"{"payment_id": "p", "address": {"street": "", "city": "X", "state": "Texas", "zip_code": "1"}}"#)
+            .await;
+    assert_error(&bad_address, 422, "invalid_body");
+    assert!(bad_address.message().contains("street is missing"), "{bad_address:?}");
+
+    assert_error(&api.post_json("/orders/has%20space/start", r#"{"payment_id":"p"}"#).await, 400, "invalid_id");
+    assert_error(
+        &api.post_json(&format!("/orders/{}/start", "x".repeat(65)), r#"{"payment_id":"p"}"#).await,
+        400,
+        "invalid_id",
+    );
+    assert_error(&api.post_json("/orders/o-1-shipping-2/start", r#"{"payment_id":"p"}"#).await, 400, "invalid_id");
+    let huge = format!(r#"{{"payment_id":"p","pad":"{}"}}"#, "x".repeat(100_000));
+    assert_error(
+        &api.send("POST", &format!("/orders/{id}/start"), Some(huge.into_bytes()), &[]).await,
+        413,
+        "payload_too_large",
+    );
+
+    // Nothing above started anything; a good start works once and conflicts the second time.
+    assert_eq!(start(r#"{"payment_id": "p-1"}"#).await.status, 202);
+    assert_error(&start(r#"{"payment_id": "p-1"}"#).await, 409, "conflict");
+    assert_eq!(api.post_empty(&format!("/orders/{id}/signals/cancel")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_answer_404_409_and_422_precisely() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    let unknown = order_id("ghost");
+    assert_error(&api.post_empty(&format!("/orders/{unknown}/signals/approve")).await, 404, "not_found");
+    assert_error(&api.post_empty(&format!("/orders/{unknown}/signals/cancel")).await, 404, "not_found");
+    assert_error(&api.get(&format!("/orders/{unknown}/status")).await, 404, "not_found");
+    assert_error(&api.get(&format!("/orders/{unknown}/events")).await, 404, "not_found");
+
+    let id = order_id("cmd");
+    assert_eq!(api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p"}"#).await.status, 202);
+    api.wait_for_state(&id, "awaiting_approval", WITHIN).await;
+    let path = |command: &str| format!("/orders/{id}/signals/{command}");
+    assert_error(&api.post_json(&path("cancel"), "{").await, 400, "malformed_json");
+    assert_error(&api.post_json(&path("cancel"), r#"{"reason": 3}"#).await, 422, "invalid_body");
+    assert_error(&api.post_json(&path("update-address"), r#"{"street":"1 A St"}"#).await, 422, "invalid_body");
+    assert_error(&api.post_empty(&path("update-address")).await, 422, "invalid_body");
+    let invalid =
+        api.post_json(&path("update-address"), r#"{"street":"1 A St","city":"B","state":"IL","zip_code":"123"}"#).await;
+    assert_error(&invalid, 422, "invalid_body");
+    assert!(invalid.message().contains("zip_code"), "{invalid:?}");
+    assert_error(&api.send("GET", &path("approve"), None, &[]).await, 405, "method_not_allowed");
+    assert_error(&api.get("/no/such/route").await, 404, "not_found");
+
+    assert_eq!(api.post_empty(&path("approve")).await.status, 200);
+    api.wait_for_state(&id, "shipped", WITHIN).await;
+    let late = api.post_empty(&path("approve")).await;
+    assert_error(&late, 409, "conflict");
+    assert!(late.message().contains("shipped"), "{late:?}");
+    let late = api
+        .post_json(&path("update-address"), r#"{"street":"1 A St","city":"B","state":"IL","zip_code":"12345"}"#)
+        .await;
+    assert_error(&late, 409, "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_after_the_timeout_and_cancel_after_dispatch_are_refused() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let spec = HostSpec::default().with_flags(&["--failure-inject", "ship_order:before:100000"]);
+    let (_host, api) = api_host(&db, spec).await;
+
+    let timed_out = order_id("late");
+    let body = r#"{"payment_id":"p","options":{"approval_timeout_ms":200}}"#;
+    assert_eq!(api.post_json(&format!("/orders/{timed_out}/start"), body).await.status, 202);
+    api.wait_for_state(&timed_out, "cancelled", WITHIN).await;
+    let late = api.post_empty(&format!("/orders/{timed_out}/signals/approve")).await;
+    assert_error(&late, 409, "conflict");
+    assert!(late.message().contains("cancelled"), "{late:?}");
+
+    let dispatched = order_id("dispatched");
+    assert_eq!(api.post_json(&format!("/orders/{dispatched}/start"), r#"{"payment_id":"p2"}"#).await.status, 202);
+    assert_eq!(api.post_empty(&format!("/orders/{dispatched}/signals/approve")).await.status, 200);
+    order_host_tests::wait::until(WITHIN, "dispatch approved", || async {
+        let doc = api.get(&format!("/orders/{dispatched}/status")).await.body;
+        (doc["step"] == "dispatch_carrier").then_some(())
+    })
+    .await;
+    let refused = api.post_empty(&format!("/orders/{dispatched}/signals/cancel")).await;
+    assert_error(&refused, 409, "conflict");
+    assert!(refused.message().contains("dispatched"), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_retries_errors_and_the_plugins_that_ran() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (_host, api) = api_host(&db, HostSpec { validation: Some("fixtures/flaky"), ..HostSpec::default() }).await;
+    let id = order_id("retries");
+    assert_eq!(api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p"}"#).await.status, 202);
+    assert_eq!(api.post_empty(&format!("/orders/{id}/signals/approve")).await.status, 200);
+    let doc = api.wait_for_state(&id, "shipped", WITHIN).await;
+    assert_eq!(doc["retries"]["validate_order"], 2, "{doc}");
+    let errors = doc["recent_errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["activity"] == "validate_order" && e["message"].as_str().unwrap().contains("transient")),
+        "{doc}"
+    );
+    assert_eq!(doc["plugins"]["validation"]["digest"], digest_of("fixtures/flaky"));
+    assert_eq!(doc["plugins"]["validation"]["name"], "flaky");
+
+    let events = api.get(&format!("/orders/{id}/events")).await;
+    assert_eq!(events.status, 200);
+    let events = events.body["events"].as_array().unwrap().clone();
+    let validations: Vec<_> = events.iter().filter(|e| e["activity"] == "validate_order").collect();
+    assert_eq!(validations.len(), 3);
+    assert!(validations.iter().all(|e| e["plugin_digest"] == digest_of("fixtures/flaky")));
+    assert!(events.iter().any(|e| e["kind"] == "command" && e["activity"] == "approve_order"));
+
+    let listed = api.get("/orders?state=shipped&limit=10").await;
+    assert_eq!(listed.status, 200);
+    assert!(listed.body["orders"].as_array().unwrap().iter().any(|o| o["order_id"] == id.as_str()));
+    assert_eq!(api.get("/orders?state=shipped&limit=1&offset=0").await.body["orders"].as_array().unwrap().len(), 1);
+    assert_error(&api.get("/orders?state=lost").await, 400, "invalid_query");
+    assert_error(&api.get("/orders?limit=0").await, 400, "invalid_query");
+    assert_error(&api.get("/orders?limit=abc").await, 400, "invalid_query");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_worker_means_503_after_a_bounded_wait_never_a_hang() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let spec = HostSpec { workers: false, ..HostSpec::default() }.with_flags(&["--command-timeout", "1s"]);
+    let (_host, api) = api_host(&db, spec).await;
+    let id = order_id("orphan");
+    assert_eq!(
+        api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p"}"#).await.status,
+        202,
+        "starting needs no worker"
+    );
+    let started = std::time::Instant::now();
+    assert_error(&api.post_empty(&format!("/orders/{id}/signals/approve")).await, 503, "unavailable");
+    assert!(started.elapsed() < Duration::from_secs(15), "bounded by the command timeout");
+    assert_error(&api.get(&format!("/orders/{id}/status")).await, 503, "unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_administration() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (host, api) = api_host(&db, HostSpec::default().with_flags(&["--admin-token", ADMIN])).await;
+    let bearer = format!("Bearer {ADMIN}");
+    let auth = [("authorization", bearer.as_str())];
+    let upload = |slot: &'static str, component: &'static str| {
+        let api = api.clone();
+        let bearer = bearer.clone();
+        async move {
+            let bytes = std::fs::read(paths::component(component)).unwrap();
+            api.send("PUT", &format!("/plugins/{slot}"), Some(bytes), &[("authorization", bearer.as_str())]).await
+        }
+    };
+    let active = |slot: &'static str| {
+        let api = api.clone();
+        async move { api.get(&format!("/plugins/{slot}")).await.body["active"]["digest"].clone() }
+    };
+
+    let listing = api.get("/plugins").await;
+    assert_eq!(listing.status, 200);
+    assert_eq!(listing.body["slots"].as_array().unwrap().len(), 3);
+    assert_eq!(active("payment").await, digest_of("payment"));
+    assert_error(&api.get("/plugins/billing").await, 404, "not_found");
+
+    let bytes = std::fs::read(paths::component("fixtures/payment-v2")).unwrap();
+    assert_error(&api.send("PUT", "/plugins/payment", Some(bytes.clone()), &[]).await, 401, "unauthorized");
+    let wrong = [("authorization", "Bearer nope")];
+    assert_error(&api.send("PUT", "/plugins/payment", Some(bytes.clone()), &wrong).await, 401, "unauthorized");
+    assert_error(&api.send("POST", "/plugins/payment/rollback", None, &wrong).await, 401, "unauthorized");
+    assert_error(&api.send("PUT", "/plugins/billing", Some(bytes), &auth).await, 404, "not_found");
+
+    for (slot, component, code) in [
+        ("validation", "fixtures/infinite-loop", "trial_failed"),
+        ("validation", "fixtures/memory-bomb", "trial_failed"),
+        ("validation", "fixtures/panic", "trial_failed"),
+        ("validation", "fixtures/sandbox-probe", "unsupported_imports"),
+        ("validation", "fixtures/unknown-import", "unsupported_imports"),
+        ("payment", "fixtures/wrong-world", "wrong_world"),
+        ("shipping", "validation", "wrong_world"),
+    ] {
+        let before = active(slot).await;
+        assert_error(&upload(slot, component).await, 400, code);
+        assert_eq!(active(slot).await, before, "{component} left {slot} unchanged");
+    }
+    assert_error(&api.send("PUT", "/plugins/payment", Some(b"garbage".to_vec()), &auth).await, 400, "not_wasm");
+    assert_error(
+        &api.send("PUT", "/plugins/payment", Some(vec![0u8; 17 << 20]), &auth).await,
+        413,
+        "payload_too_large",
+    );
+
+    let v2 = upload("payment", "fixtures/payment-v2").await;
+    assert_eq!(v2.status, 200, "{v2:?}");
+    assert_eq!(v2.body["version"], "0.2.0");
+    assert_eq!(active("payment").await, digest_of("fixtures/payment-v2"));
+    let stored =
+        host.data_dir.join("plugins").join(format!("{}.wasm", &digest_of("fixtures/payment-v2")["sha256:".len()..]));
+    assert!(stored.exists(), "stored content-addressed");
+    assert_eq!(
+        std::fs::read(host.plugins_dir.join("payment.wasm")).unwrap(),
+        std::fs::read(paths::component("fixtures/payment-v2")).unwrap()
+    );
+    let slot = api.get("/plugins/payment").await.body;
+    assert_eq!(slot["history"].as_array().unwrap().len(), 2);
+    assert!(slot["recorded"].as_array().unwrap().iter().any(|r| r["digest"] == digest_of("fixtures/payment-v2")));
+
+    let back = api.send("POST", "/plugins/payment/rollback", None, &auth).await;
+    assert_eq!(back.status, 200, "{back:?}");
+    assert_eq!(back.body["digest"], digest_of("payment"));
+    assert_eq!(active("payment").await, digest_of("payment"));
+    assert_error(&api.send("POST", "/plugins/shipping/rollback", None, &auth).await, 409, "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration_is_off_without_a_token() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    let bytes = std::fs::read(paths::component("payment")).unwrap();
+    let refused = api.send("PUT", "/plugins/payment", Some(bytes), &[("authorization", "Bearer anything")]).await;
+    assert_error(&refused, 401, "unauthorized");
+    assert!(refused.message().contains("disabled"), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    assert_eq!(api.get("/healthz").await.body, json!({"status": "ok"}));
+    let ready = api.get("/readyz").await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.body["database"], "ok");
+
+    let id = order_id("metrics");
+    api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p"}"#).await;
+    api.post_empty(&format!("/orders/{id}/signals/approve")).await;
+    api.wait_for_state(&id, "shipped", WITHIN).await;
+    let metrics = api.get("/metrics").await;
+    assert!(metrics.content_type.starts_with("text/plain"), "{metrics:?}");
+    let text = metrics.body.as_str().unwrap();
+    for needle in [
+        r#"order_host_http_requests_total{method="POST",route="/orders/{id}/start",status="202"} 1"#,
+        r#"order_host_orders{state="shipped"} 1"#,
+        r#"order_host_activity_attempts_total{activity="charge_payment",outcome="completed"} 1"#,
+        r#"order_host_plugin_call_seconds_count{slot="validation",digest="sha256:"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+
+    let doc = api.get("/openapi.json").await.body;
+    let documented: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    for route in [
+        "/orders",
+        "/orders/{id}/start",
+        "/orders/{id}/signals/approve",
+        "/orders/{id}/signals/cancel",
+        "/orders/{id}/signals/update-address",
+        "/orders/{id}/status",
+        "/orders/{id}/events",
+        "/plugins",
+        "/plugins/{slot}",
+        "/plugins/{slot}/rollback",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(documented.contains(&route), "{route} missing from /openapi.json");
+    }
+    assert!(doc["components"]["schemas"]["StatusDocument"].is_object());
+}

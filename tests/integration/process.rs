@@ -1,0 +1,104 @@
+//! The real `order-host` binary as a process: structured JSON logs for state changes, retries and cancellations,
+//! and a clean exit on SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use order_host::domain::OrderState;
+use order_host::plugins::Slot;
+use order_host::workflows::OrderWorkflow;
+use order_host_tests::db::TestDb;
+use order_host_tests::orders::{self, OrderHandle, order_id, sample_input};
+use order_host_tests::{paths, temporal};
+use serde_json::Value;
+use temporalio_client::WorkflowStartOptions;
+
+const WITHIN: Duration = Duration::from_mins(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_sigterm() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for (slot, name) in [(Slot::Validation, "fixtures/flaky"), (Slot::Payment, "payment"), (Slot::Shipping, "shipping")]
+    {
+        std::fs::copy(paths::component(name), plugins.join(slot.file_name())).unwrap();
+    }
+    let suffix = order_id("q");
+    let (orders_queue, shipping_queue) = (format!("orders-{suffix}"), format!("shipping-{suffix}"));
+    let log_path = dir.path().join("host.log");
+    let mut child = tokio::process::Command::new(paths::order_host_binary())
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env("TEMPORAL_ADDRESS", &temporal::server().address)
+        .env("PLUGINS_DIR", &plugins)
+        .env("DATA_DIR", dir.path().join("data"))
+        .env("ORDERS_TASK_QUEUE", &orders_queue)
+        .env("SHIPPING_TASK_QUEUE", &shipping_queue)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting order-host");
+
+    let client = order_host::temporal::connect(&order_host_config()).await.unwrap();
+    let start = |id: String| {
+        let client = client.clone();
+        let queue = orders_queue.clone();
+        async move {
+            let options = WorkflowStartOptions::new(queue, id.clone()).build();
+            client.start_workflow(OrderWorkflow::run, sample_input(&id), options).await.expect("start")
+        }
+    };
+    let shipped_id = order_id("logged");
+    let shipped: OrderHandle = start(shipped_id.clone()).await;
+    orders::approve_signal(&shipped).await;
+    orders::wait_for(&shipped, OrderState::Shipped, WITHIN).await;
+
+    let cancelled_id = order_id("logged-cancel");
+    let cancelled: OrderHandle = start(cancelled_id.clone()).await;
+    orders::wait_for(&cancelled, OrderState::AwaitingApproval, WITHIN).await;
+    orders::cancel_signal(&cancelled, "changed my mind").await;
+    orders::wait_for(&cancelled, OrderState::Cancelled, WITHIN).await;
+
+    // SIGTERM: the workers drain and the process exits 0.
+    let pid = i32::try_from(child.id().expect("running")).unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with a pid we own and a valid signal number.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits after SIGTERM").unwrap();
+    assert!(status.success(), "exit status {status:?}");
+
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&log_path).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let find = |what: &str, pred: &dyn Fn(&Value) -> bool| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["message"] == what && pred(&l["fields"]))
+            .unwrap_or_else(|| panic!("no {what:?} line matching; {} lines logged", lines.len()))
+            .clone()
+    };
+    let validated = find("order state changed", &|f| f["order_id"] == shipped_id.as_str() && f["state"] == "validated");
+    assert_eq!(validated["fields"]["workflow_id"], shipped_id.as_str());
+    assert_eq!(validated["fields"]["activity"], "validate_order");
+    assert_eq!(validated["fields"]["attempt"], 3, "the flaky validator passes on its third attempt");
+    let retry = find("activity attempt failed", &|f| f["order_id"] == shipped_id.as_str() && f["attempt"] == 1);
+    assert_eq!(retry["fields"]["activity"], "validate_order");
+    assert_eq!(retry["fields"]["retryable"], true);
+    assert_eq!(retry["level"], "WARN");
+    let cancel = find("order state changed", &|f| f["order_id"] == cancelled_id.as_str() && f["state"] == "cancelled");
+    assert_eq!(cancel["fields"]["reason"], "changed my mind");
+    assert_eq!(cancel["fields"]["workflow_id"], cancelled_id.as_str());
+    find("shutting down workers", &|_| true);
+}
+
+fn order_host_config() -> order_host::config::Config {
+    let args = ["order-host", "--temporal-address", &temporal::server().address, "worker"];
+    <order_host::cli::Cli as clap::Parser>::try_parse_from(args).unwrap().config
+}
