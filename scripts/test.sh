@@ -55,9 +55,19 @@ host_triple=$(rustc -vV | sed -n 's/^host: //p')
 step "host: lints"
 cargo clippy --all-targets --locked -- -D warnings
 
+step "docker-compose.yml parses (no Docker engine here: docker-compose config -q)"
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "installing docker-compose (Debian package)" >&2
+  (apt-get install -y -qq docker-compose >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq docker-compose)) >&2
+fi
+docker-compose config -q
+
 step "tests: plugin runtime, store on SQLite and PostgreSQL, lifecycle on a real Temporal dev server"
 # The harness starts its own `temporal server start-dev` (unless TEMPORAL_ADDRESS is set) and a fresh database or
 # schema per test (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
 cargo test --workspace --locked
+
+step "the run command: scripts/start.sh from build to Ctrl-C"
+scripts/test-start.sh
 
 step "all green"
