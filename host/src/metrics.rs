@@ -34,6 +34,7 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
     attempts: Mutex<BTreeMap<(String, String), u64>>,
     plugin_calls: Mutex<BTreeMap<(String, String), Histogram>>,
+    activity_time: Mutex<BTreeMap<String, Histogram>>,
 }
 
 impl Metrics {
@@ -53,6 +54,16 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .entry((slot.to_owned(), digest.to_owned()))
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records how long one activity attempt ran in this process (failure simulation, plugin call, store, event).
+    pub fn activity_time(&self, activity: &str, elapsed: Duration) {
+        self.activity_time
+            .lock()
+            .expect("metrics lock")
+            .entry(activity.to_owned())
             .or_default()
             .observe(elapsed.as_secs_f64());
     }
@@ -92,19 +103,28 @@ impl Metrics {
         for (activity, n) in failures {
             let _ = writeln!(out, "order_host_activity_failures_total{{activity=\"{activity}\"}} {n}");
         }
+        let _ = writeln!(out, "# HELP order_host_activity_seconds Time activity attempts ran in this process.");
+        let _ = writeln!(out, "# TYPE order_host_activity_seconds histogram");
+        for (activity, h) in self.activity_time.lock().expect("metrics lock").iter() {
+            write_histogram(&mut out, "order_host_activity_seconds", &format!("activity=\"{activity}\""), h);
+        }
         let _ = writeln!(out, "# HELP order_host_plugin_call_seconds Plugin call latency (fresh instance + call).");
         let _ = writeln!(out, "# TYPE order_host_plugin_call_seconds histogram");
         for ((slot, digest), h) in self.plugin_calls.lock().expect("metrics lock").iter() {
             let labels = format!("slot=\"{slot}\",digest=\"{digest}\"");
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(out, "order_host_plugin_call_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(out, "order_host_plugin_call_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "order_host_plugin_call_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "order_host_plugin_call_seconds_count{{{labels}}} {}", h.count);
+            write_histogram(&mut out, "order_host_plugin_call_seconds", &labels, h);
         }
         out
     }
+}
+
+fn write_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
+    for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
 }
 
 fn escape(label: &str) -> String {

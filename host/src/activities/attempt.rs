@@ -80,6 +80,7 @@ pub(crate) struct Attempt<'a> {
     workflow_id: String,
     pub(crate) number: u32,
     digest: Option<String>,
+    started: std::time::Instant,
 }
 
 impl ActivityDeps {
@@ -98,6 +99,7 @@ impl ActivityDeps {
             workflow_id: info.workflow_id.clone().unwrap_or_default(),
             number: info.attempt,
             digest: None,
+            started: std::time::Instant::now(),
         };
         if self.failure.injected(activity, attempt.number, InjectAt::Before) {
             return Err(attempt.simulated("simulated_failure", "injected failure before the work").await);
@@ -184,6 +186,7 @@ impl Attempt<'_> {
         details: Option<serde_json::Value>,
     ) -> Result<(), ActivityError> {
         self.deps.metrics.activity_attempt(self.activity, outcome);
+        self.deps.metrics.activity_time(self.activity, self.started.elapsed());
         let event = NewEvent {
             activity: Some(self.activity.to_owned()),
             attempt: Some(self.number),

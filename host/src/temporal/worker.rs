@@ -27,7 +27,7 @@ pub struct QueueNames {
 
 /// Heartbeats carry cancellations to running activities: flush them quickly so a hung attempt learns of its
 /// cancellation within a fraction of a second.
-const HEARTBEAT_FLUSH: Duration = Duration::from_millis(200);
+pub const HEARTBEAT_FLUSH: Duration = Duration::from_millis(200);
 
 /// Builds the workers for `queues` and runs them until `shutdown` resolves, then drains them.
 pub async fn run(

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The load benchmark (see BENCHMARKS.md). Builds release binaries, starts a Temporal dev server (unless
+# TEMPORAL_ADDRESS is set) and `order-host serve` on a fresh database, then runs `order-bench load`: N orders through
+# the REST API, approved at once, and the same N through Temporal's floor (the same workflows with no-op
+# activities). The last line reads: orders_per_s=… floor_orders_per_s=… ratio=… p50_ms=… p99_ms=…
+#
+#   scripts/bench.sh [--orders N] [--concurrency C] [--chaos trellis] [--hostile] [--memory N]
+#   --chaos trellis   run the host under the Trellis failure simulation and report the share shipped within 15 s
+#   --hostile         also upload every hostile fixture while orders run, then a valid v2 (report RSS)
+#   --memory N        also report the host's RSS idle and with N orders waiting for approval
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/order-host-target}
+work=$(mktemp -d)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+orders=500 concurrency=50 chaos=off hostile=no memory=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --orders) orders=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --chaos) chaos=$2; shift 2 ;;
+    --hostile) hostile=yes; shift ;;
+    --memory) memory=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+say "building (release)"
+scripts/build-plugins.sh
+cargo build --release --locked -p order-host -p order-bench
+bin=$CARGO_TARGET_DIR/release
+start_temporal
+token=bench-$RANDOM$RANDOM
+# A private plugins directory: uploads publish there, never into plugins/dist.
+mkdir -p "$work/plugins"
+cp plugins/dist/validation.wasm plugins/dist/payment.wasm plugins/dist/shipping.wasm "$work/plugins/"
+start_host "$bin/order-host" DATABASE_URL="${DATABASE_URL:-sqlite://$work/orders.db}" FAILURE_SIMULATION="$chaos" \
+  ADMIN_TOKEN="$token" PLUGINS_DIR="$work/plugins"
+
+if [ "$memory" -gt 0 ]; then
+  say "memory: $memory orders waiting for approval"
+  "$bin/order-bench" memory --api "$API" --orders "$memory" --pid "$HOST_PID"
+fi
+if [ "$hostile" = yes ]; then
+  say "hostile uploads under load"
+  ADMIN_TOKEN=$token "$bin/order-bench" hostile --api "$API" --dist plugins/dist --orders 200 --pid "$HOST_PID"
+fi
+
+say "load: $orders orders, $concurrency in flight, failure simulation $chaos"
+floor=()
+[ "$chaos" = off ] || floor=(--no-floor)
+"$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" "${floor[@]}"
