@@ -67,6 +67,9 @@ step "tests: plugin runtime, store on SQLite and PostgreSQL, lifecycle on a real
 # schema per test (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
 cargo test --workspace --locked
 
+step "robustness (bounded): worker crashes on SQLite and PostgreSQL, hostile uploads under load, API fuzzing"
+scripts/robustness.sh --ci
+
 step "the run command: scripts/start.sh from build to Ctrl-C"
 scripts/test-start.sh
 

@@ -1,4 +1,4 @@
-//! Crash test: orders run while the worker process is SIGKILLed and restarted (and, optionally, PostgreSQL is
+//! Crash test: orders run while the worker process is killed (`SIGKILL`) and restarted (and, optionally, PostgreSQL is
 //! restarted); afterwards every order must have ended, no payment may have been taken twice, and no order may be both
 //! refunded and shipped.
 
@@ -62,7 +62,7 @@ impl Worker {
 pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
     let run = run_id();
     let data = tempfile_dir(&run)?;
-    let (orders_q, shipping_q) = (format!("crash-orders-{run}"), format!("crash-shipping-{run}"));
+    let orders_queue = format!("crash-orders-{run}");
     let worker = Worker {
         args: vec![
             ("DATABASE_URL".into(), args.database_url.clone()),
@@ -70,8 +70,8 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
             ("TEMPORAL_NAMESPACE".into(), args.namespace.clone()),
             ("PLUGINS_DIR".into(), args.plugins_dir.display().to_string()),
             ("DATA_DIR".into(), data.display().to_string()),
-            ("ORDERS_TASK_QUEUE".into(), orders_q.clone()),
-            ("SHIPPING_TASK_QUEUE".into(), shipping_q),
+            ("ORDERS_TASK_QUEUE".into(), orders_queue.clone()),
+            ("SHIPPING_TASK_QUEUE".into(), format!("crash-shipping-{run}")),
             ("RUST_LOG".into(), "warn".into()),
         ],
         binary: args.order_host.clone(),
@@ -84,34 +84,67 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
         if args.restart_postgres.is_some() { ", PostgreSQL restarted once" } else { "" },
         worker.log.display()
     );
-    let mut child = worker.spawn()?;
+    let child = worker.spawn()?;
     let client = Arc::new(connect(&args.temporal_address, &args.namespace).await?);
     let ids: Vec<String> = (0..args.orders).map(|i| format!("crash-{run}-{i:04}")).collect();
     let started = Instant::now();
 
-    // Start and approve every order (20 at a time), while the killer works.
-    let starter = {
-        let (client, ids, queue) = (Arc::clone(&client), ids.clone(), orders_q.clone());
-        tokio::spawn(async move {
-            futures::stream::iter(ids)
-                .for_each_concurrent(20, |id| {
-                    let (client, queue) = (Arc::clone(&client), queue.clone());
-                    async move {
-                        let options = WorkflowStartOptions::new(queue, id.clone()).build();
-                        if let Ok(h) = client.start_workflow(OrderWorkflow::run, sample(&id), options).await {
-                            let _ = h
-                                .signal(
-                                    OrderWorkflow::approve_order,
-                                    to_raw::<()>(None),
-                                    WorkflowSignalOptions::default(),
-                                )
-                                .await;
-                        }
-                    }
-                })
-                .await;
+    let orders = tokio::spawn(start_orders(Arc::clone(&client), ids.clone(), orders_queue));
+    let mut child = kill_and_restart(&worker, child, &args, started).await?;
+    orders.await?;
+
+    let ends: Vec<(String, Option<OrderState>)> = futures::stream::iter(ids)
+        .map(|id| {
+            let client = Arc::clone(&client);
+            async move {
+                let state = tokio::time::timeout(Duration::from_mins(5), result(&client, &id)).await.ok().flatten();
+                (id, state)
+            }
         })
-    };
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    let _ = child.start_kill();
+    let elapsed = started.elapsed();
+    let (states, violations) = verify(&args.database_url, &ends).await?;
+    println!("end states: {states:?} after {:.1} s", elapsed.as_secs_f64());
+    for v in &violations {
+        println!("  VIOLATION {v}");
+    }
+    println!(
+        "crash_orders={} kills={} postgres_restarted={} ended={} violations={}",
+        args.orders,
+        args.kills,
+        args.restart_postgres.is_some(),
+        ends.iter().filter(|(_, s)| s.is_some()).count(),
+        violations.len()
+    );
+    if violations.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{} invariant violations", violations.len())) }
+}
+
+/// Starts and approves every order, 20 at a time.
+async fn start_orders(client: Arc<temporalio_client::Client>, ids: Vec<String>, queue: String) {
+    futures::stream::iter(ids)
+        .for_each_concurrent(20, |id| {
+            let (client, queue) = (Arc::clone(&client), queue.clone());
+            async move {
+                let options = WorkflowStartOptions::new(queue, id.clone()).build();
+                if let Ok(h) = client.start_workflow(OrderWorkflow::run, sample(&id), options).await {
+                    let approve = to_raw::<()>(None);
+                    let _ = h.signal(OrderWorkflow::approve_order, approve, WorkflowSignalOptions::default()).await;
+                }
+            }
+        })
+        .await;
+}
+
+/// Kills the worker at random moments and starts a new one each time; restarts PostgreSQL half-way if asked.
+async fn kill_and_restart(
+    worker: &Worker,
+    mut child: Child,
+    args: &CrashArgs,
+    started: Instant,
+) -> anyhow::Result<Child> {
     for k in 0..args.kills {
         let pause = Duration::from_millis(rand::rng().random_range(300..1500));
         tokio::time::sleep(pause).await;
@@ -123,34 +156,27 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
             args.kills,
             started.elapsed().as_secs_f64()
         );
-        if k == args.kills / 2 {
-            if let Some(cmd) = &args.restart_postgres {
-                let status = std::process::Command::new("sh").arg("-c").arg(cmd).status()?;
-                println!("  PostgreSQL restarted ({status})");
-            }
+        if k == args.kills / 2
+            && let Some(cmd) = &args.restart_postgres
+        {
+            let status = std::process::Command::new("sh").arg("-c").arg(cmd).status()?;
+            println!("  PostgreSQL restarted ({status})");
         }
         child = worker.spawn()?;
     }
-    starter.await?;
+    Ok(child)
+}
 
-    let ends: Vec<(String, Option<OrderState>)> = futures::stream::iter(ids.clone())
-        .map(|id| {
-            let client = Arc::clone(&client);
-            async move {
-                let state = tokio::time::timeout(Duration::from_secs(300), result(&client, &id)).await.ok().flatten();
-                (id, state)
-            }
-        })
-        .buffer_unordered(50)
-        .collect()
-        .await;
-    let _ = child.start_kill();
-    let elapsed = started.elapsed();
-
-    let store = order_host::store::connect(&args.database_url).await?;
+/// Checks the invariants in the database: every order ended, at most one payment taken per order (exactly one for
+/// an order that got as far as the charge), never both refunded and shipped.
+async fn verify(
+    database_url: &str,
+    ends: &[(String, Option<OrderState>)],
+) -> anyhow::Result<(std::collections::BTreeMap<String, usize>, Vec<String>)> {
+    let store = order_host::store::connect(database_url).await?;
     let mut states = std::collections::BTreeMap::<String, usize>::new();
     let mut violations = Vec::new();
-    for (id, workflow_end) in &ends {
+    for (id, workflow_end) in ends {
         let Some(row) = store.get_order(id).await? else {
             violations.push(format!("{id}: no order row"));
             continue;
@@ -165,27 +191,14 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
         if taken > 1 {
             violations.push(format!("{id}: {taken} payments taken"));
         }
-        let charged_states = [OrderState::Charged, OrderState::Shipping, OrderState::Shipped];
-        if charged_states.contains(&row.state) && taken != 1 {
+        if [OrderState::Charged, OrderState::Shipping, OrderState::Shipped].contains(&row.state) && taken != 1 {
             violations.push(format!("{id}: {} but {taken} payments taken", row.state));
         }
         if row.state == OrderState::Shipped && payments.iter().any(|p| p.status == PaymentState::Refunded) {
             violations.push(format!("{id}: both refunded and shipped"));
         }
     }
-    println!("end states: {states:?} after {:.1} s", elapsed.as_secs_f64());
-    for v in &violations {
-        println!("  VIOLATION {v}");
-    }
-    println!(
-        "crash_orders={} kills={} postgres_restarted={} ended={} violations={}",
-        args.orders,
-        args.kills,
-        args.restart_postgres.is_some(),
-        ends.iter().filter(|(_, s)| s.is_some()).count(),
-        violations.len()
-    );
-    if violations.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{} invariant violations", violations.len())) }
+    Ok((states, violations))
 }
 
 fn tempfile_dir(run: &str) -> anyhow::Result<PathBuf> {

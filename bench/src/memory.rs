@@ -47,7 +47,7 @@ pub async fn run(args: MemoryArgs) -> anyhow::Result<()> {
             }
         })
         .await;
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_mins(10);
     loop {
         let metrics = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
         let n = waiting(&metrics);

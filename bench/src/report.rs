@@ -77,8 +77,9 @@ fn line(label: &str, run: &Run) {
     );
 }
 
-/// Where activity time went during a load run.
+/// Where activity time went during a load run, in seconds.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_field_names)]
 pub struct ActivityTime {
     /// Inside plugin calls (fresh instance + call).
     pub plugin_s: f64,

@@ -65,7 +65,7 @@ fn parse_payment_id(s: &str) -> Result<String, ApiError> {
 
 /// Starts an order.
 #[utoipa::path(post, path = "/orders/{id}/start", tag = "orders",
-    params(("id" = String, Path, description = "Order id, also the workflow id: 1–64 of A–Z a–z 0–9 . _ -")),
+    params(("id" = String, Path, description = "Order id, also the workflow id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = StartRequest,
     responses(
         (status = 202, description = "Started", body = StartResponse),
@@ -121,7 +121,7 @@ pub async fn start(
 
 /// Approves an order (no body needed).
 #[utoipa::path(post, path = "/orders/{id}/signals/approve", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses(
         (status = 200, description = "Accepted; the order's state", body = CommandOutcomeSchema),
         (status = 404, description = "Unknown order", body = ErrorBody),
@@ -137,7 +137,7 @@ pub async fn approve(
 
 /// Cancels an order; a charged payment is refunded. Body optional: `{"reason": "…"}`.
 #[utoipa::path(post, path = "/orders/{id}/signals/cancel", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body(content = Option<CancelBody>, description = "Optional reason"),
     responses(
         (status = 200, description = "Accepted", body = CommandOutcomeSchema),
@@ -164,7 +164,7 @@ pub struct CancelBody {
 
 /// Changes the delivery address until the parcel is dispatched.
 #[utoipa::path(post, path = "/orders/{id}/signals/update-address", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = Address,
     responses(
         (status = 200, description = "Accepted", body = CommandOutcomeSchema),
@@ -288,7 +288,7 @@ fn temporal_unavailable(e: &dyn std::fmt::Display) -> ApiError {
 /// The status document: the workflow's own view, the execution's description (pending attempts and their last
 /// failure) and the events table, merged.
 #[utoipa::path(get, path = "/orders/{id}/status", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses(
         (status = 200, description = "The status document", body = StatusDocument),
         (status = 404, description = "Unknown order", body = ErrorBody),
@@ -352,7 +352,7 @@ pub struct EventList {
 
 /// An order's events, oldest first: every activity attempt, state change and command.
 #[utoipa::path(get, path = "/orders/{id}/events", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses(
         (status = 200, description = "The events", body = EventList),
         (status = 404, description = "Unknown order", body = ErrorBody),

@@ -141,7 +141,7 @@ pub async fn get(State(state): State<AppState>, UrlPath(slot): UrlPath<String>) 
 /// the data directory, activated atomically here and published to the plugins directory for workers watching it.
 #[utoipa::path(put, path = "/plugins/{slot}", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component bytes"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component bytes"),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The new active version", body = PluginView),
