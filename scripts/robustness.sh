@@ -53,9 +53,9 @@ ADMIN_TOKEN=$token "$bin/order-bench" hostile --api "$API" --dist plugins/dist -
 say "API fuzzing: schemathesis, $fuzz_examples examples per operation"
 command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schemathesis
 # Plugin uploads get the admin token so the fuzzer reaches the loader, not just the 401.
-schemathesis run "$API/openapi.json" \
+(cd "$work" && schemathesis run "$API/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --max-examples "$fuzz_examples" --workers 2 --request-timeout 20 --seed 20261127 \
-  --header "Authorization: Bearer $token" --suppress-health-check all --warnings off
+  --header "Authorization: Bearer $token" --suppress-health-check all --warnings off)
 stop_host
 say "robustness checks passed"
