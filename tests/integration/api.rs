@@ -382,3 +382,29 @@ async fn operations_endpoints() {
     }
     assert!(doc["components"]["schemas"]["StatusDocument"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_falls_back_to_the_database_when_no_worker_answers() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let workers = TestHost::start(&db, HostSpec::default()).await;
+    let id = order_id("orphaned");
+    let handle = order_host_tests::orders::start(&workers, order_host_tests::orders::sample_input(&id)).await;
+    order_host_tests::orders::wait_for(&handle, order_host::domain::OrderState::AwaitingApproval, WITHIN).await;
+    drop(workers);
+
+    // An API-only host on the same database; nobody polls the order's task queue any more.
+    let spec = HostSpec { workers: false, ..HostSpec::default() }.with_flags(&["--command-timeout", "1s"]);
+    let (_api_host, api) = api_host(&db, spec).await;
+    let doc = order_host_tests::wait::until(WITHIN, "the database's view", || async {
+        let answer = api.get(&format!("/orders/{id}/status")).await;
+        let fallback = answer.body["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n.as_str().unwrap_or("").contains("database's view")));
+        (answer.status == 200 && fallback).then_some(answer.body)
+    })
+    .await;
+    assert_eq!(doc["state"], "awaiting_approval");
+    assert_eq!(doc["total_cents"], 4200);
+    assert_eq!(doc["workflow"]["status"], "RUNNING", "Temporal still describes the run");
+    assert!(doc["plugins"]["validation"]["digest"].as_str().unwrap().starts_with("sha256:"), "{doc}");
+}

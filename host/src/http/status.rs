@@ -36,7 +36,7 @@ pub async fn order_status(state: &AppState, id: &OrderId) -> Result<StatusDocume
     let mut doc = match query {
         Ok(Ok(doc)) => doc,
         Ok(Err(WorkflowQueryError::NotFound(_))) => match &row {
-            Some(row) => from_row(state, row).await?,
+            Some(row) => from_row(state, row, &events).await?,
             None => return Err(ApiError::not_found(format!("no order {id}"))),
         },
         other => {
@@ -48,7 +48,7 @@ pub async fn order_status(state: &AppState, id: &OrderId) -> Result<StatusDocume
             let Some(row) = &row else {
                 return Err(ApiError::unavailable(format!("{why}, and the database does not know order {id} yet")));
             };
-            let mut doc = from_row(state, row).await?;
+            let mut doc = from_row(state, row, &events).await?;
             doc.notes.push(format!("{why}: this is the database's view"));
             doc
         }
@@ -106,11 +106,11 @@ fn merge_events(doc: &mut StatusDocument, events: &[EventRow]) {
 }
 
 /// A status document from the database alone (the workflow is gone from Temporal's retention or not answering).
-async fn from_row(state: &AppState, row: &OrderRow) -> Result<StatusDocument, ApiError> {
+async fn from_row(state: &AppState, row: &OrderRow, events: &[EventRow]) -> Result<StatusDocument, ApiError> {
     let payment = state.store.get_payment(&row.payment_id).await?;
     let mut plugins = BTreeMap::new();
-    for e in state.store.events(&row.order_id, 10_000).await? {
-        let (Some(activity), Some(digest)) = (e.activity.as_deref(), e.plugin_digest) else { continue };
+    for e in events {
+        let (Some(activity), Some(digest)) = (e.activity.as_deref(), e.plugin_digest.clone()) else { continue };
         let slot = match activity {
             "validate_order" => Slot::Validation,
             "charge_payment" | "refund_payment" => Slot::Payment,
