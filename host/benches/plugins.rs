@@ -1,5 +1,6 @@
 //! A fresh-instance call of each default plugin (fresh `Store`, instantiate, call) with a 3-item order, next to the
-//! same rules called natively. Ends with a table of medians in µs and the wasm/native ratio.
+//! same rules called natively, and the validation call once more with cold caches. Ends with a table of medians in µs
+//! and the wasm/native ratio.
 //!
 //! Run: `cargo bench -p order-host --bench plugins` (after `scripts/build-plugins.sh`).
 
@@ -107,6 +108,26 @@ fn main() {
     group.bench_function("native", |b| b.iter(|| native_validate(black_box(&order))));
     group.finish();
 
+    // The same call with every cache cold: 32 MiB are written between calls, as other work does between two
+    // activities in a live host.
+    let mut thrash = vec![0u8; 32 << 20];
+    let mut group = c.benchmark_group("validate_cold");
+    group.bench_function("wasm", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                for (j, x) in thrash.iter_mut().enumerate().step_by(64) {
+                    *x = x.wrapping_add((i as u8) ^ (j as u8));
+                }
+                let t = std::time::Instant::now();
+                validation.validate(black_box(&order)).expect("valid");
+                total += t.elapsed();
+            }
+            total
+        });
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("charge");
     group.bench_function("wasm", |b| b.iter(|| payment.charge(black_box(&charge)).expect("charged")));
     group.bench_function("native", |b| {
@@ -162,6 +183,9 @@ fn summarize(dir: &Path) {
             }
             _ => println!("{label:<10} (not measured in this run)"),
         }
+    }
+    if let Some(cold) = median_micros(dir, "validate_cold", "wasm") {
+        println!("{:<10} {cold:>12.2}  (caches flushed between calls)", "validate*");
     }
     if let Some(wasm) = median_micros(dir, "validate", "wasm") {
         println!("validate_wasm_median_us={wasm:.2} target_us=20 {}", if wasm <= 20.0 { "met" } else { "MISSED" });
