@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use order_host::domain::{Address, Item, OrderInput, OrderOptions, OrderState, StatusDocument};
+use order_host::domain::{Address, OrderInput, OrderOptions, OrderState, StatusDocument};
 use order_host::workflows::OrderWorkflow;
 use order_host::workflows::messages::{CancelRequest, CommandOutcome, to_raw};
 use rand::Rng;
@@ -26,22 +26,20 @@ pub fn order_id(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::rng().random::<u32>())
 }
 
-/// The seed's sample cart: 2 × SKU-001 at $15.00 and 1 × SKU-002 at $12.00 ($42.00), to Springfield, IL.
+/// The seed's sample cart (the REST API's documented default): 2 × SKU-001 at $15.00 and 1 × SKU-002 at $12.00
+/// ($42.00), to Springfield, IL.
 pub fn sample_input(order_id: &str) -> OrderInput {
     OrderInput {
         order_id: order_id.to_owned(),
         payment_id: format!("pay-{order_id}"),
-        items: vec![
-            Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
-            Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
-        ],
+        items: order_host::http::orders::sample_items(),
         address: home(),
         options: OrderOptions::default(),
     }
 }
 
 pub fn home() -> Address {
-    Address { street: "123 Main St".into(), city: "Springfield".into(), state: "IL".into(), zip_code: "62701".into() }
+    order_host::http::orders::sample_address()
 }
 
 /// Starts `input` as an `OrderWorkflow` on the host's queue.
