@@ -57,8 +57,8 @@ pub fn sample(id: &str) -> OrderInput {
     OrderInput {
         order_id: id.to_owned(),
         payment_id: format!("pay-{id}"),
-        items: order_host::http::orders::sample_items(),
-        address: order_host::http::orders::sample_address(),
+        items: order_host::domain::sample::items(),
+        address: order_host::domain::sample::address(),
         options: order_host::domain::OrderOptions::default(),
     }
 }

@@ -36,24 +36,18 @@ fn load(runtime: &std::sync::Arc<PluginRuntime>, slot: Slot) -> LoadedPlugin {
     runtime.load(slot, &bytes, "bench").expect("default plugin loads")
 }
 
+/// The sample cart plus a third line, so validation has a little more to sum.
 fn order() -> wit::Order {
-    wit::Order {
+    let mut items = order_host::domain::sample::items();
+    items.push(order_host::domain::Item { sku: "SKU-003".into(), quantity: 4, unit_price_cents: 250 });
+    let input = order_host::domain::OrderInput {
         order_id: "order-123".into(),
         payment_id: "payment-456".into(),
-        items: vec![
-            wit::Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
-            wit::Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
-            wit::Item { sku: "SKU-003".into(), quantity: 4, unit_price_cents: 250 },
-        ],
-        address: wit::Address {
-            street: "123 Main St".into(),
-            city: "Springfield".into(),
-            state: "IL".into(),
-            zip_code: "62701".into(),
-        },
-        shipment: 1,
-        attempt: 1,
-    }
+        items,
+        address: order_host::domain::sample::address(),
+        options: order_host::domain::OrderOptions::default(),
+    };
+    order_host::plugins::convert::order(&input, 1, 1)
 }
 
 fn native_validate(order: &wit::Order) -> u64 {

@@ -32,14 +32,14 @@ pub fn sample_input(order_id: &str) -> OrderInput {
     OrderInput {
         order_id: order_id.to_owned(),
         payment_id: format!("pay-{order_id}"),
-        items: order_host::http::orders::sample_items(),
+        items: order_host::domain::sample::items(),
         address: home(),
         options: OrderOptions::default(),
     }
 }
 
 pub fn home() -> Address {
-    order_host::http::orders::sample_address()
+    order_host::domain::sample::address()
 }
 
 /// Starts `input` as an `OrderWorkflow` on the host's queue.

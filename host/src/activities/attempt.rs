@@ -8,6 +8,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::ActivityDeps;
 use super::failure::{InjectAt, Verdict};
+use crate::domain::Activity;
 use crate::plugins::{Invocation, PluginError};
 use crate::store::{NewEvent, StoreError};
 
@@ -75,7 +76,7 @@ impl std::fmt::Display for AttemptError {
 /// An attempt in progress.
 pub(crate) struct Attempt<'a> {
     deps: &'a ActivityDeps,
-    activity: &'static str,
+    activity: Activity,
     order_id: String,
     workflow_id: String,
     pub(crate) number: u32,
@@ -88,7 +89,7 @@ impl ActivityDeps {
     pub(crate) async fn attempt(
         &self,
         ctx: &ActivityContext,
-        activity: &'static str,
+        activity: Activity,
         order_id: &str,
     ) -> Result<Attempt<'_>, ActivityError> {
         let info = ctx.info();
@@ -140,7 +141,7 @@ impl Attempt<'_> {
                 }
                 self.event("completed", None, details).await?;
                 tracing::info!(
-                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
                     attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), "activity completed"
                 );
                 Ok(value)
@@ -150,7 +151,7 @@ impl Attempt<'_> {
                 let message = error.to_string();
                 self.event(outcome, Some(message.clone()), details).await?;
                 tracing::warn!(
-                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
                     attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), retryable = is_retryable,
                     error = %message, "activity attempt failed"
                 );
@@ -163,14 +164,14 @@ impl Attempt<'_> {
     /// Logs a state change this attempt wrote.
     pub(crate) fn state_changed(&self, state: crate::domain::OrderState) {
         tracing::info!(
-            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
             attempt = self.number, %state, "order state changed"
         );
     }
 
     async fn simulated(&self, outcome: &str, message: &str) -> ActivityError {
         tracing::info!(
-            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity,
+            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
             attempt = self.number, "{message}"
         );
         if let Err(e) = self.event(outcome, Some(message.to_owned()), None).await {
@@ -185,10 +186,10 @@ impl Attempt<'_> {
         message: Option<String>,
         details: Option<serde_json::Value>,
     ) -> Result<(), ActivityError> {
-        self.deps.metrics.activity_attempt(self.activity, outcome);
-        self.deps.metrics.activity_time(self.activity, self.started.elapsed());
+        self.deps.metrics.activity_attempt(self.activity.name(), outcome);
+        self.deps.metrics.activity_time(self.activity.name(), self.started.elapsed());
         let event = NewEvent {
-            activity: Some(self.activity.to_owned()),
+            activity: Some(self.activity.name().to_owned()),
             attempt: Some(self.number),
             outcome: Some(outcome.to_owned()),
             message,

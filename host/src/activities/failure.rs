@@ -9,6 +9,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::domain::Activity;
+
 /// The simulation mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FailureMode {
@@ -31,7 +33,7 @@ pub enum InjectAt {
 /// `activity:before|after:N`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injection {
-    pub activity: String,
+    pub activity: Activity,
     pub at: InjectAt,
     pub attempts: u32,
 }
@@ -54,14 +56,14 @@ pub struct FailureSimulation {
 
 impl FailureSimulation {
     /// The Trellis verdict for this attempt (always `Pass` when off).
-    pub fn verdict(&self, workflow_id: &str, activity: &str, attempt: u32) -> Verdict {
+    pub fn verdict(&self, workflow_id: &str, activity: Activity, attempt: u32) -> Verdict {
         if self.mode == FailureMode::Off {
             return Verdict::Pass;
         }
         let roll = match self.seed {
             Some(seed) => {
                 let mut h = DefaultHasher::new();
-                (seed, workflow_id, activity, attempt).hash(&mut h);
+                (seed, workflow_id, activity.name(), attempt).hash(&mut h);
                 h.finish() % 100
             }
             None => rand::random::<u64>() % 100,
@@ -74,7 +76,7 @@ impl FailureSimulation {
     }
 
     /// Whether an injection makes this attempt fail at `at`.
-    pub fn injected(&self, activity: &str, attempt: u32, at: InjectAt) -> bool {
+    pub fn injected(&self, activity: Activity, attempt: u32, at: InjectAt) -> bool {
         self.injections.iter().any(|i| i.activity == activity && i.at == at && attempt <= i.attempts)
     }
 }
@@ -98,8 +100,9 @@ pub fn parse_injections(s: &str) -> Result<Injections, String> {
                 "after" => InjectAt::After,
                 other => return Err(format!("{other:?}: expected before or after")),
             };
+            let activity = activity.parse::<Activity>()?;
             let attempts = n.parse().map_err(|_| format!("{n:?} is not a number of attempts"))?;
-            Ok(Injection { activity: activity.to_owned(), at, attempts })
+            Ok(Injection { activity, at, attempts })
         })
         .collect::<Result<_, _>>()
         .map(Injections)
@@ -114,8 +117,8 @@ mod tests {
         let sim = FailureSimulation { mode: FailureMode::Trellis, seed: Some(7), injections: vec![] };
         let mut counts = [0u32; 3];
         for i in 0..30_000 {
-            let v = sim.verdict(&format!("order-{i}"), "validate_order", 1);
-            assert_eq!(v, sim.verdict(&format!("order-{i}"), "validate_order", 1), "seeded verdicts repeat");
+            let v = sim.verdict(&format!("order-{i}"), Activity::ValidateOrder, 1);
+            assert_eq!(v, sim.verdict(&format!("order-{i}"), Activity::ValidateOrder, 1), "seeded verdicts repeat");
             counts[match v {
                 Verdict::Fail => 0,
                 Verdict::Hang => 1,
@@ -131,19 +134,20 @@ mod tests {
     #[test]
     fn off_always_passes() {
         let sim = FailureSimulation::default();
-        assert!((1..100).all(|a| sim.verdict("o", "charge_payment", a) == Verdict::Pass));
+        assert!((1..100).all(|a| sim.verdict("o", Activity::ChargePayment, a) == Verdict::Pass));
     }
 
     #[test]
     fn injections() {
         let parsed = parse_injections("charge_payment:after:2, validate_order:before:1").unwrap().0;
         let sim = FailureSimulation { injections: parsed, ..FailureSimulation::default() };
-        assert!(sim.injected("charge_payment", 2, InjectAt::After));
-        assert!(!sim.injected("charge_payment", 3, InjectAt::After));
-        assert!(!sim.injected("charge_payment", 1, InjectAt::Before));
-        assert!(sim.injected("validate_order", 1, InjectAt::Before));
+        assert!(sim.injected(Activity::ChargePayment, 2, InjectAt::After));
+        assert!(!sim.injected(Activity::ChargePayment, 3, InjectAt::After));
+        assert!(!sim.injected(Activity::ChargePayment, 1, InjectAt::Before));
+        assert!(sim.injected(Activity::ValidateOrder, 1, InjectAt::Before));
         assert!(parse_injections("x:during:1").is_err());
         assert!(parse_injections("x:before").is_err());
+        assert!(parse_injections("charge:before:1").is_err(), "an unknown activity is refused, not ignored");
         assert_eq!(parse_injections("").unwrap(), Injections::default());
     }
 }

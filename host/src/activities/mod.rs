@@ -6,10 +6,8 @@
 //! retried by Temporal's retry policy.
 
 mod attempt;
-pub mod convert;
 pub mod failure;
 mod order;
-pub mod payloads;
 mod shipping;
 
 use std::sync::Arc;
@@ -20,11 +18,14 @@ pub use failure::{FailureMode, FailureSimulation};
 pub use order::OrderActivities;
 pub use shipping::ShippingActivities;
 
+/// What workflows and activities exchange; defined beside the lifecycle in [`crate::domain`].
+pub use crate::domain::payloads;
+
+use crate::domain::OrderSettings;
 use crate::domain::{OrderOptions, TimeoutAction};
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::store::Store;
-use payloads::OrderSettings;
 
 /// The worker's defaults for orders that do not bring their own options.
 #[derive(Debug, Clone)]
@@ -57,4 +58,28 @@ pub struct ActivityDeps {
     pub failure: FailureSimulation,
     pub defaults: OrderDefaults,
     pub metrics: Arc<Metrics>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OrderActivities, ShippingActivities};
+    use crate::domain::Activity;
+
+    /// The `#[activity(name = …)]` attributes need literals; this keeps them equal to [`Activity`]'s names.
+    #[test]
+    fn registered_names_are_the_activity_names() {
+        let registered = [
+            (OrderActivities::receive_order.name(), Activity::ReceiveOrder),
+            (OrderActivities::validate_order.name(), Activity::ValidateOrder),
+            (OrderActivities::charge_payment.name(), Activity::ChargePayment),
+            (OrderActivities::refund_payment.name(), Activity::RefundPayment),
+            (OrderActivities::record_state.name(), Activity::RecordState),
+            (ShippingActivities::prepare_package.name(), Activity::PreparePackage),
+            (ShippingActivities::dispatch_carrier.name(), Activity::DispatchCarrier),
+            (ShippingActivities::ship_order.name(), Activity::ShipOrder),
+        ];
+        for (name, activity) in registered {
+            assert_eq!(name, activity.name());
+        }
+    }
 }

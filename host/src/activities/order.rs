@@ -10,11 +10,11 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::ActivityDeps;
 use super::attempt::AttemptError;
-use super::convert;
 use super::payloads::{
     ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
 };
-use crate::domain::{OrderId, OrderInput, OrderState, PaymentState};
+use crate::domain::{Activity, OrderId, OrderInput, OrderState, PaymentId, PaymentState};
+use crate::plugins::convert;
 use crate::plugins::{PluginError, Slot, wit};
 use crate::store::{NewEvent, NewOrder, Transition};
 
@@ -39,11 +39,13 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: OrderInput,
     ) -> Result<Received, ActivityError> {
-        let attempt = self.deps.attempt(&ctx, "receive_order", &input.order_id).await?;
+        let attempt = self.deps.attempt(&ctx, Activity::ReceiveOrder, &input.order_id).await?;
         let number = attempt.number;
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
         let result = async {
+            // The REST API parsed these already; an order started with the `temporal` CLI is parsed here, once.
             OrderId::parse(&input.order_id).map_err(|e| AttemptError::Invalid(e.to_string()))?;
+            PaymentId::parse(&input.payment_id).map_err(|e| AttemptError::Invalid(e.to_string()))?;
             if input.order_id != workflow_id {
                 return Err(AttemptError::Invalid(format!(
                     "order_id {:?} must equal the workflow id {workflow_id:?}",
@@ -73,7 +75,7 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: ValidateInput,
     ) -> Result<Validated, ActivityError> {
-        let mut attempt = self.deps.attempt(&ctx, "validate_order", &input.order.order_id).await?;
+        let mut attempt = self.deps.attempt(&ctx, Activity::ValidateOrder, &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, 0, number);
         let call = self.deps.registry.call(Slot::Validation, move |p| p.validate(&order)).await;
@@ -85,7 +87,7 @@ impl OrderActivities {
             let transition = Transition {
                 seq: input.seq,
                 state: Some(OrderState::Validated),
-                step: Some("validate_order".into()),
+                step: Some(Activity::ValidateOrder.name().into()),
                 total_cents: Some(valid.total_cents),
                 items: Some(order.items.clone()),
                 address: Some(order.address.clone()),
@@ -108,13 +110,13 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: ChargeInput,
     ) -> Result<Charged, ActivityError> {
-        let mut attempt = self.deps.attempt(&ctx, "charge_payment", &input.order_id).await?;
+        let mut attempt = self.deps.attempt(&ctx, Activity::ChargePayment, &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
         let charged_state = Transition {
             seq: input.seq,
             state: Some(OrderState::Charged),
-            step: Some("charge_payment".into()),
+            step: Some(Activity::ChargePayment.name().into()),
             ..Transition::default()
         };
         let payment = match store.begin_payment(&input.payment_id, &input.order_id, input.amount_cents).await {
@@ -187,7 +189,7 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: RefundInput,
     ) -> Result<Refunded, ActivityError> {
-        let mut attempt = self.deps.attempt(&ctx, "refund_payment", &input.order_id).await?;
+        let mut attempt = self.deps.attempt(&ctx, Activity::RefundPayment, &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
         let payment = match store.get_payment(&input.payment_id).await {
@@ -262,7 +264,7 @@ impl OrderActivities {
             tracing::info!(
                 order_id = %input.order_id,
                 workflow_id = ctx.info().workflow_id.as_deref().unwrap_or_default(),
-                activity = "record_state",
+                activity = Activity::RecordState.name(),
                 attempt = ctx.info().attempt,
                 state = %input.state,
                 step = %input.step,

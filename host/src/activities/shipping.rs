@@ -8,9 +8,9 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::ActivityDeps;
-use super::convert;
 use super::payloads::{DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, ShipInput, Shipped};
-use crate::domain::OrderState;
+use crate::domain::{Activity, OrderState};
+use crate::plugins::convert;
 use crate::plugins::{Slot, wit};
 use crate::store::Transition;
 
@@ -35,7 +35,7 @@ impl ShippingActivities {
         ctx: ActivityContext,
         input: PrepareInput,
     ) -> Result<Packed, ActivityError> {
-        let mut attempt = self.deps.attempt(&ctx, "prepare_package", &input.order.order_id).await?;
+        let mut attempt = self.deps.attempt(&ctx, Activity::PreparePackage, &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, input.shipment, number);
         let call = self.deps.registry.call(Slot::Shipping, move |p| p.prepare_package(&order)).await;
@@ -61,7 +61,7 @@ impl ShippingActivities {
         ctx: ActivityContext,
         input: DispatchInput,
     ) -> Result<Dispatched, ActivityError> {
-        let mut attempt = self.deps.attempt(&ctx, "dispatch_carrier", &input.order.order_id).await?;
+        let mut attempt = self.deps.attempt(&ctx, Activity::DispatchCarrier, &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, input.shipment, number);
         let package = wit::Package {
@@ -88,12 +88,12 @@ impl ShippingActivities {
     /// Records the order as shipped with its parcel, carrier and tracking number.
     #[activity(name = "ship_order")]
     pub async fn ship_order(self: Arc<Self>, ctx: ActivityContext, input: ShipInput) -> Result<Shipped, ActivityError> {
-        let attempt = self.deps.attempt(&ctx, "ship_order", &input.order_id).await?;
+        let attempt = self.deps.attempt(&ctx, Activity::ShipOrder, &input.order_id).await?;
         let number = attempt.number;
         let transition = Transition {
             seq: input.seq,
             state: Some(OrderState::Shipped),
-            step: Some("ship_order".into()),
+            step: Some(Activity::ShipOrder.name().into()),
             package_id: Some(input.package_id.clone()),
             carrier: Some(input.carrier.clone()),
             tracking: Some(input.tracking.clone()),

@@ -52,8 +52,13 @@ impl OrderId {
 
     /// The workflow id of this order's `n`-th shipping attempt.
     pub fn shipping_workflow_id(&self, n: u32) -> String {
-        format!("{}-shipping-{n}", self.0)
+        shipping_workflow_id(&self.0, n)
     }
+}
+
+/// The workflow id of shipping attempt `n` of the order whose workflow id is `order_id`: `<order id>-shipping-<n>`.
+pub fn shipping_workflow_id(order_id: &str, n: u32) -> String {
+    format!("{order_id}-shipping-{n}")
 }
 
 impl TryFrom<String> for OrderId {
@@ -71,6 +76,38 @@ impl From<OrderId> for String {
 }
 
 impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A payment id: 1–64 characters from `A–Z a–z 0–9 . _ -`. The payment processor's idempotency key, so the same rule
+/// holds whether the order came through the REST API or was started with the `temporal` CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PaymentId(String);
+
+/// Why a string is not a payment id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("payment_id must be 1–64 characters from letters, digits, '.', '_' and '-'")]
+pub struct PaymentIdError;
+
+impl PaymentId {
+    /// The longest id accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Parses a payment id.
+    pub fn parse(s: &str) -> Result<PaymentId, PaymentIdError> {
+        let ok = (1..=Self::MAX_LEN).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok { Ok(PaymentId(s.to_owned())) } else { Err(PaymentIdError) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PaymentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -208,6 +245,15 @@ mod tests {
         assert_eq!(OrderId::parse("order-1-shipping-2"), Err(OrderIdError::Reserved));
         assert!(OrderId::parse("order-1-shipping-x").is_ok());
         assert_eq!(OrderId::parse("o-1").unwrap().shipping_workflow_id(3), "o-1-shipping-3");
+    }
+
+    #[test]
+    fn payment_ids() {
+        assert_eq!(PaymentId::parse("payment-456").unwrap().as_str(), "payment-456");
+        assert!(PaymentId::parse(&"p".repeat(64)).is_ok());
+        assert_eq!(PaymentId::parse(&"p".repeat(65)), Err(PaymentIdError));
+        assert_eq!(PaymentId::parse(""), Err(PaymentIdError));
+        assert_eq!(PaymentId::parse("pay ment"), Err(PaymentIdError));
     }
 
     #[test]

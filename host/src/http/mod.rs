@@ -8,7 +8,6 @@ mod extract;
 mod ops;
 pub mod orders;
 mod plugins;
-mod status;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -13,11 +13,12 @@ use temporalio_common::data_converters::RawValue;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, OptionalJson, OrderPath};
-use super::status::order_status;
-use crate::domain::{Address, Item, OrderId, OrderInput, OrderOptions, OrderState, StatusDocument};
+use crate::domain::payloads::{CancelRequest, CommandOutcome};
+use crate::domain::{Address, Item, OrderId, OrderInput, OrderOptions, OrderState, PaymentId, StatusDocument, sample};
+use crate::status::{StatusError, StatusReader};
 use crate::store::{EventRow, NewEvent, OrderFilter, OrderRow};
 use crate::workflows::OrderWorkflow;
-use crate::workflows::messages::{CancelRequest, CommandOutcome, to_raw};
+use crate::workflows::messages::to_raw;
 
 /// `POST /orders/{id}/start`. Without `items` and `address` the documented sample cart is used: 2 × `SKU-001` at
 /// $15.00 and 1 × `SKU-002` at $12.00, to 123 Main St, Springfield, IL 62701.
@@ -40,29 +41,6 @@ pub struct StartResponse {
     pub status_url: String,
 }
 
-/// The sample cart a start without items gets.
-pub fn sample_items() -> Vec<Item> {
-    vec![
-        Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
-        Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
-    ]
-}
-
-/// The sample address a start without one gets.
-pub fn sample_address() -> Address {
-    Address { street: "123 Main St".into(), city: "Springfield".into(), state: "IL".into(), zip_code: "62701".into() }
-}
-
-fn parse_payment_id(s: &str) -> Result<String, ApiError> {
-    let ok =
-        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(ApiError::unprocessable("payment_id must be 1–64 characters from letters, digits, '.', '_' and '-'"))
-    }
-}
-
 /// Starts an order.
 #[utoipa::path(post, path = "/orders/{id}/start", tag = "orders",
     params(("id" = String, Path, description = "Order id, also the workflow id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
@@ -79,15 +57,15 @@ pub async fn start(
     OrderPath(id): OrderPath,
     JsonBody(request): JsonBody<StartRequest>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
-    let payment_id = parse_payment_id(&request.payment_id)?;
+    let payment_id = PaymentId::parse(&request.payment_id).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let address = match request.address {
         Some(a) => Address::parse(&a).map_err(|e| ApiError::unprocessable(e.to_string()))?,
-        None => sample_address(),
+        None => sample::address(),
     };
     let input = OrderInput {
         order_id: id.to_string(),
-        payment_id,
-        items: request.items.unwrap_or_else(sample_items),
+        payment_id: payment_id.to_string(),
+        items: request.items.unwrap_or_else(sample::items),
         address,
         options: request.options.unwrap_or_default(),
     };
@@ -294,7 +272,14 @@ fn temporal_unavailable(e: &dyn std::fmt::Display) -> ApiError {
         (status = 404, description = "Unknown order", body = ErrorBody),
     ))]
 pub async fn status(State(state): State<AppState>, OrderPath(id): OrderPath) -> Result<Json<StatusDocument>, ApiError> {
-    order_status(&state, &id).await.map(Json)
+    let reader =
+        StatusReader { client: state.client.clone(), store: state.store.clone(), timeout: state.command_timeout };
+    match reader.order_status(&id).await {
+        Ok(doc) => Ok(Json(doc)),
+        Err(StatusError::NotFound(_)) => Err(ApiError::not_found(format!("no order {id}"))),
+        Err(StatusError::Unavailable(why)) => Err(ApiError::unavailable(why)),
+        Err(StatusError::Store(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

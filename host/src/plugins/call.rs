@@ -3,53 +3,17 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::payment::PaymentProcessorPre;
 use super::bindings::shipper::ShipperPre;
 use super::bindings::validator::ValidatorPre;
 use super::bindings::wit;
 use super::error::describe;
-use super::host_log::LogSink;
-use super::limits::{Limits, MemoryCap};
-use super::loader::PluginMeta;
+use super::limits::Limits;
+use super::meta::PluginMeta;
+use super::state::CallState;
 use super::{PluginError, PluginRuntime, Slot};
-
-/// What a store holds during one call.
-pub(crate) struct CallState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    pub(crate) limiter: MemoryCap,
-    pub(crate) log: LogSink,
-}
-
-impl CallState {
-    fn new(limits: &Limits, plugin: &str, digest: &str) -> Self {
-        // No preopened directories, environment, arguments or sockets; stdin is empty and stdout/stderr are discarded.
-        // Clocks and randomness come from WASI's defaults.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
-        CallState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: MemoryCap::new(limits.memory_bytes),
-            log: LogSink::new(plugin, digest, limits),
-        }
-    }
-}
-
-impl std::fmt::Debug for CallState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallState").field("limiter", &self.limiter).field("log", &self.log).finish_non_exhaustive()
-    }
-}
-
-impl WasiView for CallState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
 
 /// The pre-instantiated, type-checked exports of one version, by world.
 pub(crate) enum Exports {

@@ -11,9 +11,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::bindings::validator::order::plugins::log;
 use super::cache::ArtifactCache;
-use super::call::CallState;
 use super::error::describe;
+use super::host_log::LogSink;
 use super::limits::SlotLimits;
+use super::state::CallState;
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -86,7 +87,8 @@ impl PluginRuntime {
 
         let mut linker = Linker::new(&engine);
         add_wasi(&mut linker).map_err(|e| describe(&e))?;
-        log::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| describe(&e))?;
+        log::add_to_linker::<_, HasSelf<LogSink>>(&mut linker, |state: &mut CallState| &mut state.log)
+            .map_err(|e| describe(&e))?;
 
         let cache = match &config.cache_dir {
             Some(dir) => Some(ArtifactCache::open(dir.clone(), &engine)?),

@@ -61,9 +61,9 @@ impl Drop for LogSink {
     }
 }
 
-impl Host for super::call::CallState {
+impl Host for LogSink {
     fn log(&mut self, level: Level, message: String) {
-        self.log.write(level, &message);
+        self.write(level, &message);
     }
 }
 

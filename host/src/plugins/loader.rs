@@ -12,31 +12,9 @@ use super::bindings::validator::ValidatorPre;
 use super::bindings::wit;
 use super::call::{Exports, LoadedPlugin};
 use super::error::describe;
+use super::meta::PluginMeta;
 use super::{Digest, LoadError, PluginError, PluginRuntime, Slot};
-
-/// What is known about a loaded plugin version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PluginMeta {
-    /// The slot it was loaded for.
-    pub slot: Slot,
-    /// sha256 of the component bytes: the version's identity.
-    pub digest: Digest,
-    /// The name its `info()` reports.
-    pub name: String,
-    /// The version its `info()` reports.
-    pub version: String,
-    /// Size of the component file in bytes.
-    pub size_bytes: usize,
-    /// Where it came from: a file path or `upload`.
-    pub source: String,
-    /// Whether the compiled code came from the artifact cache rather than a fresh compilation.
-    pub from_cache: bool,
-    /// The interfaces the component imports (e.g. `wasi:io/streams@0.2.6`, `order:plugins/log@0.1.0`).
-    pub imports: Vec<String>,
-    /// When it was loaded.
-    #[serde(with = "humantime_serde_compat")]
-    pub loaded_at: SystemTime,
-}
+use crate::domain::{OrderInput, OrderOptions, sample};
 
 /// `\0asm` followed by the core-module version (1) or the component-model layer (0x0d 0x00 0x01 0x00).
 const MAGIC: &[u8; 4] = b"\0asm";
@@ -146,40 +124,23 @@ impl PluginRuntime {
     }
 }
 
-/// The order every trial call uses: a plain, valid two-line order.
+/// The order every trial call uses: the sample cart.
 fn reference_order() -> wit::Order {
-    wit::Order {
+    let order = OrderInput {
         order_id: "trial-order".into(),
         payment_id: "trial-payment".into(),
-        items: vec![
-            wit::Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
-            wit::Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
-        ],
-        address: wit::Address {
-            street: "123 Main St".into(),
-            city: "Springfield".into(),
-            state: "IL".into(),
-            zip_code: "62701".into(),
-        },
-        shipment: 1,
-        attempt: 1,
-    }
+        items: sample::items(),
+        address: sample::address(),
+        options: OrderOptions::default(),
+    };
+    super::convert::order(&order, 1, 1)
 }
 
 fn reference_charge() -> wit::ChargeRequest {
     wit::ChargeRequest {
         payment_id: "trial-payment".into(),
         order_id: "trial-order".into(),
-        amount_cents: 4200,
+        amount_cents: sample::TOTAL_CENTS,
         attempt: 1,
-    }
-}
-
-/// Serializes a `SystemTime` as an RFC 3339 string.
-mod humantime_serde_compat {
-    use std::time::SystemTime;
-
-    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(*t))
     }
 }

@@ -11,19 +11,25 @@
 //! - [`Registry`]: the active version of each slot, swapped atomically, with history, and [`watch`] to follow a
 //!   directory.
 //!
+//! Modules depend one way: `state` (a call's store data: WASI, memory cap, `host_log`) ← `engine` ← `call` ←
+//! `loader` ← `registry`; `meta` describes a version; [`convert`] maps domain values to and from the WIT types.
+//!
 //! Errors are decided where they are born: [`PluginError::is_retryable`] tells the activity layer what to do.
 
 mod bindings;
 mod cache;
 mod call;
+pub mod convert;
 mod digest;
 mod engine;
 mod error;
 mod host_log;
 mod limits;
 mod loader;
+mod meta;
 mod registry;
 mod slot;
+mod state;
 mod watch;
 
 pub use bindings::wit;
@@ -32,7 +38,7 @@ pub use digest::Digest;
 pub use engine::{PluginRuntime, RuntimeConfig};
 pub use error::{LoadError, PluginError};
 pub use limits::{Limits, SlotLimits};
-pub use loader::PluginMeta;
+pub use meta::PluginMeta;
 pub use registry::{Invocation, Registry, RegistryEvent, SlotStatus, VersionRecord};
 pub use slot::{Slot, UnknownSlot};
 pub use watch::{WatchHandle, watch};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use tokio::sync::broadcast;
 
-use super::loader::PluginMeta;
+use super::meta::PluginMeta;
 use super::{Digest, LoadError, LoadedPlugin, PluginError, PluginRuntime, Slot};
 
 /// Versions kept compiled per slot so that a rollback needs no recompilation.

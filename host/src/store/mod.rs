@@ -7,6 +7,7 @@
 
 mod migrations;
 pub mod postgres;
+mod rows;
 mod sql;
 pub mod sqlite;
 

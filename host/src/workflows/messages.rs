@@ -1,72 +1,84 @@
-//! Signal, update and child-workflow payloads.
+//! Commands as they cross Temporal: signal and update payloads decoded once into the lifecycle's typed [`Command`]s.
+//!
+//! Signal and update handlers take [`RawValue`]: it is the only input type the SDK accepts with no payload at all
+//! (`approve_order` is sent bare by the seed and the CLI), and a payload that fails to decode inside the SDK fails
+//! the whole workflow task, over and over. Decoding here instead turns bad input into a refusal (update) or a note
+//! (signal), and the workflow keeps running.
 
+use std::marker::PhantomData;
+
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use temporalio_common::data_converters::RawValue;
+use temporalio_common::{SignalDefinition, UntypedWorkflow};
 
-use crate::domain::{Address, OrderInput, OrderState};
+use crate::domain::{Address, Command, Refusal};
 
-/// `cancel_order`'s optional payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CancelRequest {
-    #[serde(default)]
-    pub reason: Option<String>,
+pub use crate::domain::payloads::{
+    CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult,
+};
+
+/// A signal to the parent `OrderWorkflow`, by its contract name: the shipping child needs no compile-time link to
+/// its parent's code (and the parent decodes the payload itself, see the module docs).
+#[derive(Debug)]
+pub struct ToParent<T> {
+    name: &'static str,
+    input: PhantomData<fn(T)>,
 }
 
-/// What an accepted command (update) answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandOutcome {
-    pub order_id: String,
-    /// `approve_order`, `cancel_order` or `update_address`.
-    pub command: String,
-    /// The order's state right after the command was applied.
-    pub state: OrderState,
-    pub message: String,
+impl<T: Serialize + DeserializeOwned + 'static> SignalDefinition for ToParent<T> {
+    type Workflow = UntypedWorkflow;
+    type Input = T;
+
+    fn name(&self) -> &str {
+        self.name
+    }
 }
 
 /// Child → parent: the parcel is packed; may it be dispatched?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackageReady {
-    pub shipment: u32,
-    pub package_id: String,
+pub const PACKAGE_READY: ToParent<PackageReady> = ToParent { name: "package_ready", input: PhantomData };
+/// Child → parent: this shipment cannot be dispatched.
+pub const DISPATCH_FAILED: ToParent<DispatchFailed> = ToParent { name: "dispatch_failed", input: PhantomData };
+
+/// `approve_order`: any payload (none, `{}`) approves.
+pub fn approve(_raw: &RawValue) -> Command {
+    Command::Approve
 }
 
-/// Child → parent (`dispatch_failed`): this shipment cannot be dispatched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DispatchFailed {
-    #[serde(default)]
-    pub shipment: u32,
-    pub reason: String,
+/// `cancel_order` (`{"reason"?}`), strictly: a payload that is there must fit (updates answer why not).
+pub fn cancel(raw: &RawValue) -> Result<Command, Refusal> {
+    let request = decode_optional::<CancelRequest>(raw).map_err(Refusal::Invalid)?.unwrap_or_default();
+    Ok(Command::Cancel { reason: request.reason })
 }
 
-/// Parent → child: dispatch to this address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DispatchApproval {
-    pub address: Address,
+/// `cancel_order` sent as a signal: nobody hears a refusal, so a payload that does not fit still cancels, without
+/// its reason — a cancel is never lost to a typo.
+pub fn cancel_leniently(raw: &RawValue) -> Command {
+    cancel(raw).unwrap_or(Command::Cancel { reason: None })
 }
 
-/// `ShippingWorkflow`'s input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShippingInput {
-    pub order: OrderInput,
-    /// 1 for the first shipping attempt.
-    pub shipment: u32,
-    pub parent_workflow_id: String,
-    /// Sequence number of the `shipped` state write, reserved by the parent.
-    pub shipped_seq: u32,
-    pub activity_timeout_ms: u64,
+/// `update_address` (`{"street","city","state","zip_code"}`), parsed into a checked [`Address`].
+pub fn update_address(raw: &RawValue) -> Result<Command, Refusal> {
+    let address = decode_optional::<Address>(raw)
+        .map_err(Refusal::Invalid)?
+        .ok_or_else(|| Refusal::Invalid("an address is required: street, city, state, zip_code".into()))?;
+    Address::parse(&address).map(Command::UpdateAddress).map_err(|e| Refusal::Invalid(e.to_string()))
 }
 
-/// `ShippingWorkflow`'s result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShippingResult {
-    pub package_id: String,
-    pub carrier: String,
-    pub tracking: String,
-    pub eta_days: u32,
-    /// Retries per activity inside the child.
-    pub retries: std::collections::BTreeMap<String, u32>,
-    pub plugin: crate::domain::PluginRun,
+/// `package_ready` from the shipping child.
+pub fn package_ready(raw: &RawValue) -> Result<Command, Refusal> {
+    match decode_optional::<PackageReady>(raw).map_err(Refusal::Invalid)? {
+        Some(PackageReady { shipment, package_id }) => Ok(Command::PackageReady { shipment, package_id }),
+        None => Err(Refusal::Invalid("package_ready needs {\"shipment\",\"package_id\"}".into())),
+    }
+}
+
+/// `dispatch_failed` from the shipping child.
+pub fn dispatch_failed(raw: &RawValue) -> Result<Command, Refusal> {
+    match decode_optional::<DispatchFailed>(raw).map_err(Refusal::Invalid)? {
+        Some(DispatchFailed { shipment, reason }) => Ok(Command::DispatchFailed { shipment, reason }),
+        None => Err(Refusal::Invalid("dispatch_failed needs {\"reason\"}".into())),
+    }
 }
 
 /// A JSON payload (`json/plain`) for a command sent as a [`RawValue`]; `None` sends no payload at all.
@@ -99,6 +111,25 @@ pub fn decode_optional<T: DeserializeOwned>(raw: &RawValue) -> Result<Option<T>,
 mod tests {
     use super::*;
     use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+    #[test]
+    fn commands_decode_once_into_typed_values() {
+        assert_eq!(approve(&RawValue::new(vec![])), Command::Approve);
+        assert_eq!(cancel(&json("{}")).unwrap(), Command::Cancel { reason: None });
+        assert!(matches!(cancel(&json(r#"{"reason":7}"#)), Err(Refusal::Invalid(_))));
+        assert_eq!(cancel_leniently(&json(r#"{"reason":7}"#)), Command::Cancel { reason: None });
+        let address = r#"{"street":" 1 Main St ","city":"Springfield","state":"il","zip_code":"62701"}"#;
+        let Command::UpdateAddress(parsed) = update_address(&json(address)).unwrap() else { panic!("not an address") };
+        assert_eq!((parsed.street.as_str(), parsed.state.as_str()), ("1 Main St", "IL"));
+        assert!(matches!(update_address(&RawValue::new(vec![])), Err(Refusal::Invalid(_))));
+        let bad = r#"{"street":"1 Main St","city":"Springfield","state":"ZZZ","zip_code":"0"}"#;
+        assert!(matches!(update_address(&json(bad)), Err(Refusal::Invalid(m)) if m.contains("two-letter")));
+        assert!(matches!(dispatch_failed(&json("[1,2]")), Err(Refusal::Invalid(_))));
+        assert_eq!(
+            package_ready(&json(r#"{"shipment":2,"package_id":"p"}"#)).unwrap(),
+            Command::PackageReady { shipment: 2, package_id: "p".into() }
+        );
+    }
 
     #[test]
     fn to_raw_round_trips() {

@@ -11,12 +11,12 @@ use temporalio_sdk::{
     WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
-use super::messages::{DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
+use super::failure::describe_failure;
+use super::messages::{self, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
 use super::options;
-use super::order::OrderWorkflow;
 use crate::activities::ShippingActivities;
-use crate::activities::payloads::{DispatchInput, PrepareInput, ShipInput};
-use crate::domain::Address;
+use crate::domain::payloads::{DispatchInput, PrepareInput, ShipInput};
+use crate::domain::{Activity, Address};
 
 /// One shipment: prepare → wait for the parent's dispatch approval → dispatch → ship.
 #[workflow]
@@ -33,7 +33,7 @@ type Ctx = WorkflowContext<ShippingWorkflow>;
 impl ShippingWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: ShippingInput) -> Self {
-        ShippingWorkflow { input, approved_address: None, step: "prepare_package".into() }
+        ShippingWorkflow { input, approved_address: None, step: Activity::PreparePackage.name().into() }
     }
 
     #[run]
@@ -48,20 +48,20 @@ impl ShippingWorkflow {
             .await
         {
             Ok(packed) => packed,
-            Err(e) => return give_up(ctx, &input, "prepare_package", &e).await,
+            Err(e) => return give_up(ctx, &input, Activity::PreparePackage, &e).await,
         };
-        count(&mut retries, "prepare_package", packed.attempt);
+        count(&mut retries, Activity::PreparePackage, packed.attempt);
 
         // Ask the parent for the go-ahead; it answers with the final address, or cancels this workflow.
         ctx.state_mut(|s| s.step = "awaiting_dispatch_approval".into());
         let ready = PackageReady { shipment: input.shipment, package_id: packed.package.package_id.clone() };
         ctx.external_workflow(input.parent_workflow_id.clone(), None)
-            .signal(OrderWorkflow::package_ready, ready, SignalWorkflowOptions::default())
+            .signal(messages::PACKAGE_READY, ready, SignalWorkflowOptions::default())
             .await?;
         ctx.wait_condition(|s: &ShippingWorkflow| s.approved_address.is_some()).await?;
         let address = ctx.state(|s| s.approved_address.clone()).expect("approved");
 
-        ctx.state_mut(|s| s.step = "dispatch_carrier".into());
+        ctx.state_mut(|s| s.step = Activity::DispatchCarrier.name().into());
         let mut order = input.order.clone();
         order.address = address.clone();
         let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
@@ -70,11 +70,11 @@ impl ShippingWorkflow {
             .await
         {
             Ok(dispatched) => dispatched,
-            Err(e) => return give_up(ctx, &input, "dispatch_carrier", &e).await,
+            Err(e) => return give_up(ctx, &input, Activity::DispatchCarrier, &e).await,
         };
-        count(&mut retries, "dispatch_carrier", dispatched.attempt);
+        count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
 
-        ctx.state_mut(|s| s.step = "ship_order".into());
+        ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
         let ship = ShipInput {
             order_id: input.order.order_id.clone(),
             shipment: input.shipment,
@@ -86,7 +86,7 @@ impl ShippingWorkflow {
         };
         // The parcel is with the carrier: recording it must not be abandoned.
         let shipped = ctx.execute_activity(ShippingActivities::ship_order, ship, options::detached(timeout)).await?;
-        count(&mut retries, "ship_order", shipped.attempt);
+        count(&mut retries, Activity::ShipOrder, shipped.attempt);
         ctx.state_mut(|s| s.step = "shipped".into());
         Ok(ShippingResult {
             package_id: packed.package.package_id,
@@ -111,9 +111,9 @@ impl ShippingWorkflow {
     }
 }
 
-fn count(retries: &mut BTreeMap<String, u32>, activity: &str, attempt: u32) {
+fn count(retries: &mut BTreeMap<String, u32>, activity: Activity, attempt: u32) {
     if attempt > 1 {
-        retries.insert(activity.into(), attempt - 1);
+        retries.insert(activity.name().into(), attempt - 1);
     }
 }
 
@@ -122,16 +122,16 @@ fn count(retries: &mut BTreeMap<String, u32>, activity: &str, attempt: u32) {
 async fn give_up(
     ctx: &Ctx,
     input: &ShippingInput,
-    activity: &str,
+    activity: Activity,
     error: &ActivityExecutionError,
 ) -> WorkflowResult<ShippingResult> {
     if matches!(error, ActivityExecutionError::Cancelled(_)) {
         return Err(WorkflowTermination::cancelled());
     }
-    let reason = format!("{activity}: {}", super::order::describe_failure(error.failure()));
+    let reason = format!("{activity}: {}", describe_failure(error.failure()));
     let failed = DispatchFailed { shipment: input.shipment, reason: reason.clone() };
     ctx.external_workflow(input.parent_workflow_id.clone(), None)
-        .signal(OrderWorkflow::dispatch_failed, failed, SignalWorkflowOptions::default())
+        .signal(messages::DISPATCH_FAILED, failed, SignalWorkflowOptions::default())
         .await?;
     Err(ApplicationFailure::builder(format!("shipment {} failed: {reason}", input.shipment))
         .type_name("DispatchFailed".to_owned())

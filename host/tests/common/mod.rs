@@ -45,24 +45,19 @@ pub fn runtime_with(limits: Limits) -> Arc<PluginRuntime> {
     .expect("runtime")
 }
 
-/// The seed's sample order: 2 × SKU-001 at $15.00 + 1 × SKU-002 at $12.00 = $42.00.
+/// The seed's sample cart (`domain::sample`) as the plugins see it, with the state in lower case so validators
+/// show they normalise it.
 pub fn sample_order(order_id: &str) -> wit::Order {
-    wit::Order {
+    let input = order_host::domain::OrderInput {
         order_id: order_id.to_owned(),
         payment_id: format!("payment-{order_id}"),
-        items: vec![
-            wit::Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 },
-            wit::Item { sku: "SKU-002".into(), quantity: 1, unit_price_cents: 1200 },
-        ],
-        address: wit::Address {
-            street: "123 Main St".into(),
-            city: "Springfield".into(),
-            state: "il".into(),
-            zip_code: "62701".into(),
-        },
-        shipment: 0,
-        attempt: 1,
-    }
+        items: order_host::domain::sample::items(),
+        address: order_host::domain::sample::address(),
+        options: order_host::domain::OrderOptions::default(),
+    };
+    let mut order = order_host::plugins::convert::order(&input, 0, 1);
+    order.address.state = order.address.state.to_lowercase();
+    order
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.

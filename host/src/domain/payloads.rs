@@ -1,8 +1,11 @@
-//! What workflows and activities exchange (JSON payloads, readable in the Temporal Web UI and by other SDKs).
+//! The wire types of the lifecycle: what workflows, activities, signals and updates exchange (JSON payloads,
+//! readable in the Temporal Web UI and by other SDKs). Plain data with serde; the rules live in [`super::lifecycle`].
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Address, OrderInput, OrderState, PluginRun, TimeoutAction};
+use super::{Address, OrderInput, OrderState, PluginRun, TimeoutAction};
 
 /// The effective settings of one order: the worker's defaults merged with the order's own options. Returned by
 /// `receive_order` so they are fixed in the workflow's history (a worker restarted with other defaults replays the
@@ -155,4 +158,67 @@ pub struct RecordStateInput {
     pub message: Option<String>,
     /// The order's current address (updates between state changes reach the table with the next one).
     pub address: Option<Address>,
+}
+
+/// `cancel_order`'s optional payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What an accepted command (update) answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommandOutcome {
+    pub order_id: String,
+    /// `approve_order`, `cancel_order` or `update_address`.
+    pub command: String,
+    /// The order's state right after the command was applied.
+    pub state: OrderState,
+    pub message: String,
+}
+
+/// Child → parent (`package_ready`): the parcel is packed; may it be dispatched?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageReady {
+    pub shipment: u32,
+    pub package_id: String,
+}
+
+/// Child → parent (`dispatch_failed`): this shipment cannot be dispatched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchFailed {
+    #[serde(default)]
+    pub shipment: u32,
+    pub reason: String,
+}
+
+/// Parent → child (`dispatch_approved`): dispatch to this address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchApproval {
+    pub address: Address,
+}
+
+/// `ShippingWorkflow`'s input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingInput {
+    pub order: OrderInput,
+    /// 1 for the first shipping attempt.
+    pub shipment: u32,
+    pub parent_workflow_id: String,
+    /// Sequence number of the `shipped` state write, reserved by the parent.
+    pub shipped_seq: u32,
+    pub activity_timeout_ms: u64,
+}
+
+/// `ShippingWorkflow`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingResult {
+    pub package_id: String,
+    pub carrier: String,
+    pub tracking: String,
+    pub eta_days: u32,
+    /// Retries per activity inside the child.
+    pub retries: BTreeMap<String, u32>,
+    pub plugin: PluginRun,
 }

@@ -1,0 +1,467 @@
+//! The order lifecycle as one pure state machine: the order's [`Stage`] carrying what each stage knows, typed
+//! [`Command`]s, and one decision function. No Temporal, no I/O, no clocks: times arrive inside commands.
+//!
+//! Every rule lives in [`Lifecycle::apply`] (through [`Lifecycle::decide`], which answers the same without changing
+//! anything). The workflow is a driver: it turns signals, updates, timers and activity results into commands, and
+//! carries out the [`Decision`] — write a state ([`Decision::record`]), then do [`Decision::next`]. A signal, an update's
+//! validator and the update itself all go through the same decision, so they can never disagree.
+//!
+//! ```text
+//! Receiving ─► Validating ─► AwaitingApproval ─► Charging ─► Shipping{1..n} ─► Ended(Shipped)
+//!     │            │               │                 │            │
+//!     └────────────┴───────────────┴─────────────────┴────────────┴─► Compensating (refund) ─► Ended(…)
+//! ```
+
+mod document;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use super::payloads::{
+    ChargeInput, Charged, OrderSettings, Received, RecordStateInput, RefundInput, Refunded, ShippingInput,
+    ShippingResult, ValidateInput, Validated,
+};
+use super::{Activity, Address, OrderInput, OrderState, PaymentStatus, PluginRun, RecentError, ShippingStatus};
+
+/// How many failures the status document keeps.
+pub const RECENT_ERRORS: usize = 10;
+
+/// Where the order is, with what each stage knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// `receive_order` runs.
+    Receiving,
+    /// `validate_order` runs on the address of this version (a later update wins over the validator's copy).
+    Validating { address_version: u32 },
+    /// Waiting for `approve_order` until the deadline (RFC 3339, when the workflow clock was known).
+    AwaitingApproval { deadline: Option<String> },
+    /// Approved; `charge_payment` runs.
+    Charging,
+    /// Charged; shipping attempt `shipment` runs as a child workflow.
+    Shipping { shipment: u32, dispatch: Dispatch },
+    /// The end is decided and the payment is being refunded.
+    Compensating(End),
+    /// Nothing more happens.
+    Ended(End),
+}
+
+/// Where a shipping attempt's dispatch handshake is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The child is packing; the order can still be cancelled or re-addressed.
+    Packing,
+    /// The child asked to dispatch (`package_ready`) and the driver owes it the approval: from here on the order
+    /// can no longer be cancelled or re-addressed.
+    Ready,
+    /// The approval (with the final address) was sent.
+    Approved,
+    /// The child reported that this shipment cannot be dispatched.
+    Failed,
+}
+
+impl Dispatch {
+    /// The parcel is (or is about to be) with the carrier: no cancel, no new address.
+    pub fn is_committed(self) -> bool {
+        matches!(self, Dispatch::Ready | Dispatch::Approved)
+    }
+}
+
+/// How the lifecycle ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Shipped,
+    /// Cancelled by a command, by the approval timeout, or by the server (`by_server`: the run ends as Canceled).
+    Cancelled {
+        reason: String,
+        by_server: bool,
+    },
+    /// The validator or the payment processor said no for good.
+    Rejected {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl End {
+    /// The final state written to the store.
+    pub fn state(&self) -> OrderState {
+        match self {
+            End::Shipped => OrderState::Shipped,
+            End::Cancelled { .. } => OrderState::Cancelled,
+            End::Rejected { .. } => OrderState::Rejected,
+            End::Failed { .. } => OrderState::Failed,
+        }
+    }
+
+    /// Why it ended (nothing for a shipped order).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            End::Shipped => None,
+            End::Cancelled { reason, .. } | End::Rejected { reason } | End::Failed { reason } => Some(reason),
+        }
+    }
+}
+
+/// How an activity's final failure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The activity was cancelled (the workflow is being cancelled).
+    Cancelled,
+    /// The plugin said no for good: the order is rejected.
+    Permanent,
+    /// Anything else (retries exhausted, store conflict, invalid input): the order fails.
+    Other,
+}
+
+/// Everything that can happen to an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    // ---- from people (signals and updates) ----
+    /// `approve_order`.
+    Approve,
+    /// `cancel_order`, with an optional reason.
+    Cancel {
+        reason: Option<String>,
+    },
+    /// `update_address`, already parsed.
+    UpdateAddress(Address),
+
+    // ---- from the shipping child ----
+    /// `package_ready`: shipment `shipment` is packed and asks to be dispatched.
+    PackageReady {
+        shipment: u32,
+        package_id: String,
+    },
+    /// `dispatch_failed`: shipment `shipment` cannot be dispatched (0 means the current one).
+    DispatchFailed {
+        shipment: u32,
+        reason: String,
+    },
+
+    // ---- from Temporal ----
+    /// The server asked the workflow to cancel.
+    ServerCancelled {
+        reason: String,
+    },
+    /// The wait for approval ended: by its timer (`timed_out`), or because an approval or a cancel arrived.
+    ApprovalWaitEnded {
+        timed_out: bool,
+    },
+    /// The driver stopped waiting for an activity or a child because the order is being cancelled.
+    Interrupted,
+
+    // ---- activity and child outcomes; `at` is the workflow time ----
+    Received(Received),
+    /// Validation passed; `at` starts the approval clock.
+    Validated {
+        result: Validated,
+        at: Option<SystemTime>,
+    },
+    Charged(Charged),
+    Refunded(Refunded),
+    /// An activity failed for good.
+    ActivityFailed {
+        activity: Activity,
+        kind: FailureKind,
+        message: String,
+        at: Option<SystemTime>,
+    },
+    /// The approval was sent to the child (`Dispatch::Ready` → `Approved`).
+    DispatchApprovalSent {
+        shipment: u32,
+    },
+    /// The approval could not be delivered to the child.
+    DispatchApprovalUndelivered {
+        shipment: u32,
+        reason: String,
+    },
+    /// The shipping child could not be started.
+    ShipmentNotStarted {
+        reason: String,
+    },
+    /// The shipping child finished.
+    Shipped(ShippingResult),
+    /// The shipping child failed (`message`: its failure, used when it did not say why itself).
+    ShipmentFailed {
+        shipment: u32,
+        message: String,
+        at: Option<SystemTime>,
+    },
+}
+
+impl Command {
+    /// The command's name as signals and updates call it (for notes and answers).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Approve => "approve_order",
+            Command::Cancel { .. } => "cancel_order",
+            Command::UpdateAddress(_) => "update_address",
+            Command::PackageReady { .. } => "package_ready",
+            Command::DispatchFailed { .. } => "dispatch_failed",
+            Command::ServerCancelled { .. } => "server_cancel",
+            Command::ApprovalWaitEnded { .. } => "approval_wait_ended",
+            Command::Interrupted => "interrupted",
+            Command::Received(_) => "receive_order",
+            Command::Validated { .. } => "validate_order",
+            Command::Charged(_) => "charge_payment",
+            Command::Refunded(_) => "refund_payment",
+            Command::ActivityFailed { .. } => "activity_failed",
+            Command::DispatchApprovalSent { .. } => "dispatch_approved",
+            Command::DispatchApprovalUndelivered { .. } => "dispatch_approval_undelivered",
+            Command::ShipmentNotStarted { .. } => "shipment_not_started",
+            Command::Shipped(_) => "shipped",
+            Command::ShipmentFailed { .. } => "shipment_failed",
+        }
+    }
+}
+
+/// What the driver does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing: keep waiting (most signals).
+    Continue,
+    /// Run `receive_order`.
+    Receive(OrderInput),
+    /// Run `validate_order`, racing it against a cancel.
+    Validate(ValidateInput),
+    /// Wait for an approval or a cancel, at most this long.
+    AwaitApproval(Duration),
+    /// Run `charge_payment` (on a cancellation token of its own: money is never raced against a cancel).
+    Charge(ChargeInput),
+    /// Start shipping attempt `input.shipment` as child `workflow_id` on `task_queue`.
+    Ship { input: ShippingInput, workflow_id: String, task_queue: String },
+    /// Send the dispatch approval to the current child.
+    ApproveDispatch { shipment: u32, address: Address },
+    /// Cancel the current child and wait for it to end.
+    CancelShipment { reason: String },
+    /// Refund the payment (compensation, on a token of its own).
+    Refund(RefundInput),
+    /// The lifecycle is over.
+    Finish(End),
+}
+
+/// An accepted command: the state to write first (if any), then what to do; `message` answers a person's command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub record: Option<RecordStateInput>,
+    pub next: Next,
+    pub message: Option<String>,
+}
+
+impl Decision {
+    fn next(next: Next) -> Decision {
+        Decision { record: None, next, message: None }
+    }
+
+    fn answer(message: impl Into<String>) -> Decision {
+        Decision { record: None, next: Next::Continue, message: Some(message.into()) }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Approval is only possible before it was given, while nothing ended the order.
+    #[error("not awaiting approval: the order is {0}")]
+    NotAwaitingApproval(OrderState),
+    /// A cancel is pending.
+    #[error("not awaiting approval: the order is being cancelled")]
+    BeingCancelled,
+    /// Approved already (by a person or the timeout).
+    #[error("not awaiting approval: the order is already approved (state {0})")]
+    AlreadyApproved(OrderState),
+    /// The order has ended.
+    #[error("the order is already {0}")]
+    Finished(OrderState),
+    /// The parcel is with the carrier (or about to be).
+    #[error("the package has already been dispatched")]
+    Dispatched,
+    /// A child message about a shipment that is not the current one.
+    #[error("shipment {shipment} is not the current shipment ({current})")]
+    NotCurrentShipment { shipment: u32, current: u32 },
+    /// A payload that does not decode or parse.
+    #[error("{0}")]
+    Invalid(String),
+    /// An outcome that does not fit the stage (a driver bug, or a history from other code).
+    #[error("{command} does not fit stage {stage}")]
+    Unexpected { command: &'static str, stage: &'static str },
+}
+
+/// One order, as the workflow holds it and the `status` query reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    order: OrderInput,
+    settings: Option<OrderSettings>,
+    stage: Stage,
+    /// The state last reported (and written): lags the stage by design (`validated` until the wait is recorded).
+    state: OrderState,
+    step: String,
+    /// Sequence number of the last state write.
+    seq: u32,
+    total_cents: Option<u64>,
+    payment: PaymentStatus,
+    shipping: ShippingStatus,
+    approval_deadline: Option<String>,
+    approved: bool,
+    /// A cancel that was accepted, with its reason; honoured at the next point the driver can stop.
+    cancel: Option<String>,
+    /// The server's cancellation request, once the driver saw it.
+    server_cancel: Option<String>,
+    /// Why each failed shipment failed, by shipment number.
+    dispatch_failures: BTreeMap<u32, String>,
+    address_version: u32,
+    retries: BTreeMap<String, u32>,
+    recent_errors: Vec<RecentError>,
+    plugins: BTreeMap<String, PluginRun>,
+    notes: Vec<String>,
+}
+
+impl Lifecycle {
+    /// A new order, about to be received.
+    pub fn new(order: OrderInput) -> Lifecycle {
+        let payment = PaymentStatus {
+            payment_id: order.payment_id.clone(),
+            status: super::PaymentState::Pending,
+            amount_cents: None,
+            transaction_id: None,
+        };
+        Lifecycle {
+            order,
+            settings: None,
+            stage: Stage::Receiving,
+            state: OrderState::Received,
+            step: Activity::ReceiveOrder.name().into(),
+            seq: 1,
+            total_cents: None,
+            payment,
+            shipping: ShippingStatus::default(),
+            approval_deadline: None,
+            approved: false,
+            cancel: None,
+            server_cancel: None,
+            dispatch_failures: BTreeMap::new(),
+            address_version: 0,
+            retries: BTreeMap::new(),
+            recent_errors: Vec::new(),
+            plugins: BTreeMap::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The first step.
+    pub fn start(&self) -> Next {
+        Next::Receive(self.order.clone())
+    }
+
+    /// Whether `command` would be accepted now, and what would follow; changes nothing.
+    pub fn decide(&self, command: Command) -> Result<Decision, Refusal> {
+        self.clone().apply(command)
+    }
+
+    /// Applies `command`: on acceptance the order changes and the decision says what follows; on refusal nothing
+    /// changes.
+    pub fn apply(&mut self, command: Command) -> Result<Decision, Refusal> {
+        let mut next = self.clone();
+        let decision = next.transition(command)?;
+        *self = next;
+        Ok(decision)
+    }
+
+    /// Applies a command that arrived as a signal: a refusal is kept as a note, since a signal has no one to answer.
+    pub fn apply_signal(&mut self, command: Command) {
+        let name = command.name();
+        if let Err(refusal) = self.apply(command) {
+            self.note_refusal(name, &refusal);
+        }
+    }
+
+    /// Keeps a note that a signal was refused (also for payloads that did not decode).
+    pub fn note_refusal(&mut self, command: &str, refusal: &Refusal) {
+        self.notes.push(format!("{command} ignored: {refusal}"));
+    }
+
+    // ---- what the driver waits on ----
+
+    /// The approval wait is over: approved or cancelled.
+    pub fn approval_settled(&self) -> bool {
+        self.approved || self.cancel.is_some()
+    }
+
+    /// A running activity or child should be given up: a cancel was accepted.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel.is_some()
+    }
+
+    /// The running shipment needs the driver: a dispatch approval is owed, or a cancel can still stop it.
+    pub fn shipment_needs_driver(&self) -> bool {
+        match self.stage {
+            Stage::Shipping { dispatch, .. } => {
+                dispatch == Dispatch::Ready || (self.cancel.is_some() && !dispatch.is_committed())
+            }
+            _ => false,
+        }
+    }
+
+    /// What the driver does for the running shipment now (after it woke, or when the server cancelled).
+    pub fn shipment_step(&self) -> Next {
+        let Stage::Shipping { shipment, dispatch } = self.stage else { return Next::Continue };
+        let cancel_now = self.server_cancel.is_some() || self.cancel.is_some();
+        if cancel_now && !dispatch.is_committed() {
+            let reason = self.cancel.clone().unwrap_or_else(|| "order cancelled".into());
+            return Next::CancelShipment { reason };
+        }
+        if dispatch == Dispatch::Ready {
+            return Next::ApproveDispatch { shipment, address: self.order.address.clone() };
+        }
+        Next::Continue
+    }
+
+    /// The server cancelled, but the parcel is already committed: the shipment must be allowed to finish.
+    pub fn must_finish_shipment(&self) -> bool {
+        self.server_cancel.is_some()
+            && matches!(self.stage, Stage::Shipping { dispatch, .. } if dispatch.is_committed())
+    }
+
+    /// Start-to-close timeout of a business activity attempt, once the settings are known.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.settings.as_ref().map(|s| Duration::from_millis(s.activity_timeout_ms))
+    }
+
+    pub fn stage(&self) -> &Stage {
+        &self.stage
+    }
+
+    pub fn state(&self) -> OrderState {
+        self.state
+    }
+
+    pub fn order(&self) -> &OrderInput {
+        &self.order
+    }
+}
+
+impl Stage {
+    fn name(&self) -> &'static str {
+        match self {
+            Stage::Receiving => "receiving",
+            Stage::Validating { .. } => "validating",
+            Stage::AwaitingApproval { .. } => "awaiting_approval",
+            Stage::Charging => "charging",
+            Stage::Shipping { .. } => "shipping",
+            Stage::Compensating(_) => "compensating",
+            Stage::Ended(_) => "ended",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,435 @@
+//! The rules: one transition per command. Called on a copy by [`Lifecycle::apply`], so a refusal changes nothing.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Command, Decision, Dispatch, End, FailureKind, Lifecycle, Next, RECENT_ERRORS, Refusal, Stage};
+use crate::domain::payloads::{
+    ChargeInput, CommandOutcome, RecordStateInput, RefundInput, ShippingInput, ValidateInput,
+};
+use crate::domain::{Activity, OrderState, PaymentState, RecentError, ShippingStatus, TimeoutAction};
+
+impl Lifecycle {
+    pub(super) fn transition(&mut self, command: Command) -> Result<Decision, Refusal> {
+        match command {
+            Command::Approve | Command::Cancel { .. } | Command::UpdateAddress(_) => self.person(command),
+            Command::PackageReady { .. }
+            | Command::DispatchFailed { .. }
+            | Command::DispatchApprovalSent { .. }
+            | Command::DispatchApprovalUndelivered { .. }
+            | Command::ShipmentNotStarted { .. }
+            | Command::Shipped(_)
+            | Command::ShipmentFailed { .. } => self.shipment(command),
+            _ => self.progress(command),
+        }
+    }
+
+    /// Approve, cancel, change the address.
+    fn person(&mut self, command: Command) -> Result<Decision, Refusal> {
+        match command {
+            Command::Approve => {
+                self.can_approve()?;
+                self.approved = true;
+                Ok(Decision::answer("approved"))
+            }
+            Command::Cancel { reason } => {
+                self.can_change()?;
+                let refund = self.payment.status == PaymentState::Charged;
+                self.request_cancel(reason);
+                Ok(Decision::answer(if refund {
+                    "cancellation accepted; the payment will be refunded"
+                } else {
+                    "cancellation accepted"
+                }))
+            }
+            Command::UpdateAddress(address) => {
+                self.can_change()?;
+                self.order.address = address;
+                self.address_version += 1;
+                Ok(Decision::answer("address updated; it will be used for dispatch"))
+            }
+            other => unreachable!("{} is not a person's command", other.name()),
+        }
+    }
+
+    /// The shipping child's news and the dispatch handshake.
+    fn shipment(&mut self, command: Command) -> Result<Decision, Refusal> {
+        let name = command.name();
+        let unexpected = |stage: &Stage| Refusal::Unexpected { command: name, stage: stage.name() };
+        match command {
+            Command::PackageReady { shipment, package_id } => {
+                self.shipping.package_id = Some(package_id);
+                let no_cancel = self.cancel.is_none();
+                if let Stage::Shipping { shipment: current, dispatch } = &mut self.stage
+                    && *current == shipment
+                    && no_cancel
+                {
+                    *dispatch = Dispatch::Ready;
+                }
+                Ok(Decision::next(Next::Continue))
+            }
+            Command::DispatchFailed { shipment, reason } => {
+                let Stage::Shipping { shipment: current, dispatch } = &mut self.stage else {
+                    return Err(Refusal::NotCurrentShipment { shipment, current: self.shipping.attempt });
+                };
+                let shipment = if shipment == 0 { *current } else { shipment };
+                if shipment != *current {
+                    return Err(Refusal::NotCurrentShipment { shipment, current: *current });
+                }
+                *dispatch = Dispatch::Failed;
+                self.dispatch_failures.insert(shipment, reason);
+                Ok(Decision::next(Next::Continue))
+            }
+            Command::DispatchApprovalSent { shipment } => match &mut self.stage {
+                Stage::Shipping { shipment: current, dispatch } if *current == shipment => {
+                    *dispatch = Dispatch::Approved;
+                    Activity::DispatchCarrier.name().clone_into(&mut self.step);
+                    Ok(Decision::next(Next::Continue))
+                }
+                stage => Err(unexpected(stage)),
+            },
+            Command::DispatchApprovalUndelivered { shipment, reason } => {
+                self.dispatch_failures.insert(shipment, reason);
+                Ok(Decision::next(Next::Continue))
+            }
+            Command::ShipmentNotStarted { reason } => {
+                if !matches!(self.stage, Stage::Shipping { .. }) {
+                    return Err(unexpected(&self.stage));
+                }
+                Ok(self.end(End::Failed { reason }))
+            }
+            Command::Shipped(result) => {
+                if !matches!(self.stage, Stage::Shipping { .. }) {
+                    return Err(unexpected(&self.stage));
+                }
+                for (activity, n) in result.retries {
+                    *self.retries.entry(activity).or_default() += n;
+                }
+                self.plugins.insert("shipping".into(), result.plugin);
+                self.shipping.package_id = Some(result.package_id);
+                self.shipping.carrier = Some(result.carrier);
+                self.shipping.tracking = Some(result.tracking);
+                self.state = OrderState::Shipped;
+                "shipped".clone_into(&mut self.step);
+                Ok(self.end(End::Shipped))
+            }
+            Command::ShipmentFailed { shipment, message, at } => {
+                let Stage::Shipping { shipment: current, .. } = self.stage else { return Err(unexpected(&self.stage)) };
+                if current != shipment {
+                    return Err(Refusal::NotCurrentShipment { shipment, current });
+                }
+                let reason = self.dispatch_failures.get(&shipment).cloned().unwrap_or(message);
+                self.dispatch_failures.insert(shipment, reason.clone());
+                let error = format!("shipment {shipment} failed: {reason}");
+                self.record_error(Activity::DispatchCarrier, shipment, error, at);
+                self.stage = Stage::Shipping { shipment, dispatch: Dispatch::Failed };
+                if self.server_cancel.is_some() {
+                    return Ok(self.end(self.cancelled()));
+                }
+                Ok(self.begin_shipment(shipment + 1))
+            }
+            other => unreachable!("{} is not about a shipment", other.name()),
+        }
+    }
+
+    /// The server, timers and the business activities move the order along.
+    fn progress(&mut self, command: Command) -> Result<Decision, Refusal> {
+        let name = command.name();
+        let unexpected = |stage: &Stage| Refusal::Unexpected { command: name, stage: stage.name() };
+        match command {
+            Command::ServerCancelled { reason } => {
+                self.server_cancel.get_or_insert(reason);
+                Ok(Decision::next(Next::Continue))
+            }
+            Command::ApprovalWaitEnded { timed_out } => {
+                if !matches!(self.stage, Stage::AwaitingApproval { .. }) {
+                    return Err(unexpected(&self.stage));
+                }
+                if timed_out {
+                    match self.settings().approval_timeout_action {
+                        TimeoutAction::Approve => {
+                            self.approved = true;
+                            self.notes.push("approved automatically: the approval timeout passed".into());
+                        }
+                        TimeoutAction::Cancel => self.request_cancel(Some("approval timed out".into())),
+                    }
+                }
+                Ok(self.approval_settled_then_charge())
+            }
+            Command::Interrupted => Ok(self.end(self.cancelled())),
+            Command::Received(received) => {
+                if self.stage != Stage::Receiving {
+                    return Err(unexpected(&self.stage));
+                }
+                self.count_retries(Activity::ReceiveOrder, received.attempt);
+                self.settings = Some(received.settings);
+                if self.cancel_pending() {
+                    return Ok(self.end(self.cancelled()));
+                }
+                self.stage = Stage::Validating { address_version: self.address_version };
+                Activity::ValidateOrder.name().clone_into(&mut self.step);
+                let seq = self.next_seq();
+                Ok(Decision::next(Next::Validate(ValidateInput { order: self.order.clone(), seq })))
+            }
+            Command::Validated { result, at } => {
+                let Stage::Validating { address_version } = self.stage else { return Err(unexpected(&self.stage)) };
+                self.count_retries(Activity::ValidateOrder, result.attempt);
+                self.plugins.insert("validation".into(), result.plugin);
+                self.total_cents = Some(result.total_cents);
+                self.payment.amount_cents = Some(result.total_cents);
+                self.order.items = result.order.items;
+                if self.address_version == address_version {
+                    self.order.address = result.order.address;
+                }
+                self.state = OrderState::Validated;
+                Ok(self.await_approval(at))
+            }
+            Command::Charged(charged) => {
+                if self.stage != Stage::Charging {
+                    return Err(unexpected(&self.stage));
+                }
+                self.count_retries(Activity::ChargePayment, charged.attempt);
+                if let Some(plugin) = charged.plugin {
+                    self.plugins.insert("payment".into(), plugin);
+                }
+                self.payment.status = PaymentState::Charged;
+                self.payment.amount_cents = Some(charged.amount_cents);
+                self.payment.transaction_id = Some(charged.transaction_id);
+                self.state = OrderState::Charged;
+                Activity::ChargePayment.name().clone_into(&mut self.step);
+                Ok(self.begin_shipment(1))
+            }
+            Command::Refunded(refunded) => {
+                let Stage::Compensating(end) = self.stage.clone() else { return Err(unexpected(&self.stage)) };
+                self.count_retries(Activity::RefundPayment, refunded.attempt);
+                self.payment.status = PaymentState::Refunded;
+                if let Some(plugin) = refunded.plugin {
+                    self.plugins.insert("payment".into(), plugin);
+                }
+                Ok(self.finalize(end))
+            }
+            Command::ActivityFailed { activity, kind, message, at } => {
+                self.activity_failed(activity, kind, message, at)
+            }
+            other => unreachable!("{} is handled elsewhere", other.name()),
+        }
+    }
+
+    /// The answer to an accepted update.
+    pub fn outcome(&self, command: &str, decision: &Decision) -> CommandOutcome {
+        CommandOutcome {
+            order_id: self.order.order_id.clone(),
+            command: command.into(),
+            state: self.state,
+            message: decision.message.clone().unwrap_or_default(),
+        }
+    }
+
+    fn can_approve(&self) -> Result<(), Refusal> {
+        if self.state.is_terminal() {
+            return Err(Refusal::NotAwaitingApproval(self.state));
+        }
+        if self.cancel.is_some() {
+            return Err(Refusal::BeingCancelled);
+        }
+        if self.approved {
+            return Err(Refusal::AlreadyApproved(self.state));
+        }
+        match self.state {
+            OrderState::Received | OrderState::Validated | OrderState::AwaitingApproval => Ok(()),
+            other => Err(Refusal::NotAwaitingApproval(other)),
+        }
+    }
+
+    /// Cancels and address changes: until the parcel is committed to the carrier.
+    fn can_change(&self) -> Result<(), Refusal> {
+        if self.state.is_terminal() {
+            return Err(Refusal::Finished(self.state));
+        }
+        if matches!(self.stage, Stage::Shipping { dispatch, .. } if dispatch.is_committed()) {
+            return Err(Refusal::Dispatched);
+        }
+        Ok(())
+    }
+
+    fn request_cancel(&mut self, reason: Option<String>) {
+        if self.cancel.is_none() {
+            self.cancel =
+                Some(reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "cancelled by request".into()));
+        }
+    }
+
+    fn cancel_pending(&self) -> bool {
+        self.cancel.is_some() || self.server_cancel.is_some()
+    }
+
+    /// The end a cancel leads to: a person's reason wins over the server's.
+    fn cancelled(&self) -> End {
+        match &self.cancel {
+            Some(reason) => End::Cancelled { reason: reason.clone(), by_server: false },
+            None => End::Cancelled {
+                reason: self.server_cancel.clone().unwrap_or_else(|| "workflow cancelled".into()),
+                by_server: true,
+            },
+        }
+    }
+
+    fn settings(&self) -> crate::domain::OrderSettings {
+        self.settings.clone().expect("settings are fixed by receive_order before any later stage")
+    }
+
+    /// After validation: wait for approval unless it already came (or a cancel did).
+    fn await_approval(&mut self, now: Option<SystemTime>) -> Decision {
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        if self.approved {
+            return self.approval_settled_then_charge();
+        }
+        let timeout = Duration::from_millis(self.settings().approval_timeout_ms);
+        let deadline = now.map(|now| humantime::format_rfc3339_seconds(now + timeout).to_string());
+        self.approval_deadline.clone_from(&deadline);
+        self.stage = Stage::AwaitingApproval { deadline };
+        let record = self.record(OrderState::AwaitingApproval, "manual_review", None);
+        Decision { record: Some(record), next: Next::AwaitApproval(timeout), message: None }
+    }
+
+    fn approval_settled_then_charge(&mut self) -> Decision {
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        let record = self.record(OrderState::Approved, Activity::ChargePayment.name(), None);
+        let seq = self.next_seq();
+        self.stage = Stage::Charging;
+        let charge = ChargeInput {
+            order_id: self.order.order_id.clone(),
+            payment_id: self.order.payment_id.clone(),
+            amount_cents: self.total_cents.unwrap_or_else(|| self.order.total_cents()),
+            seq,
+        };
+        Decision { record: Some(record), next: Next::Charge(charge), message: None }
+    }
+
+    /// Starts shipping attempt `shipment`, or fails the order when the attempts are used up.
+    fn begin_shipment(&mut self, shipment: u32) -> Decision {
+        let settings = self.settings();
+        if shipment > settings.max_shipping_attempts {
+            let reasons = self.dispatch_failures.values().cloned().collect::<Vec<_>>().join("; ");
+            let reason = format!("shipping failed {} time(s): {reasons}", settings.max_shipping_attempts);
+            return self.end(End::Failed { reason });
+        }
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        self.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
+        self.stage = Stage::Shipping { shipment, dispatch: Dispatch::Packing };
+        let record = self.record(OrderState::Shipping, Activity::PreparePackage.name(), None);
+        let shipped_seq = self.next_seq();
+        let order_id = self.order.order_id.clone();
+        let input = ShippingInput {
+            order: self.order.clone(),
+            shipment,
+            parent_workflow_id: order_id.clone(),
+            shipped_seq,
+            activity_timeout_ms: settings.activity_timeout_ms,
+        };
+        let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
+        let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
+        Decision { record: Some(record), next, message: None }
+    }
+
+    fn activity_failed(
+        &mut self,
+        activity: Activity,
+        kind: FailureKind,
+        message: String,
+        at: Option<SystemTime>,
+    ) -> Result<Decision, Refusal> {
+        let expected = match &self.stage {
+            Stage::Receiving => Activity::ReceiveOrder,
+            Stage::Validating { .. } => Activity::ValidateOrder,
+            Stage::Charging => Activity::ChargePayment,
+            Stage::Compensating(_) => Activity::RefundPayment,
+            stage => return Err(Refusal::Unexpected { command: activity.name(), stage: stage.name() }),
+        };
+        if activity != expected {
+            return Err(Refusal::Unexpected { command: activity.name(), stage: self.stage.name() });
+        }
+        if let Stage::Compensating(end) = self.stage.clone() {
+            // The refund could not be made: the order still ends, and the failure stays on record.
+            self.record_error(activity, 0, message, at);
+            return Ok(self.finalize(end));
+        }
+        if kind == FailureKind::Cancelled {
+            return Ok(self.end(self.cancelled()));
+        }
+        self.record_error(activity, 0, message.clone(), at);
+        if kind == FailureKind::Permanent {
+            if activity == Activity::ChargePayment {
+                self.payment.status = PaymentState::Declined;
+            }
+            return Ok(self.end(End::Rejected { reason: message }));
+        }
+        Ok(self.end(End::Failed { reason: format!("{activity}: {message}") }))
+    }
+
+    /// The order ends: money taken is given back first.
+    fn end(&mut self, end: End) -> Decision {
+        if self.payment.status != PaymentState::Charged || end == End::Shipped {
+            return self.finalize(end);
+        }
+        let refund = RefundInput {
+            order_id: self.order.order_id.clone(),
+            payment_id: self.order.payment_id.clone(),
+            transaction_id: self.payment.transaction_id.clone().unwrap_or_default(),
+            amount_cents: self.payment.amount_cents.unwrap_or_default(),
+            reason: end.reason().unwrap_or_default().to_owned(),
+        };
+        self.stage = Stage::Compensating(end);
+        Activity::RefundPayment.name().clone_into(&mut self.step);
+        Decision::next(Next::Refund(refund))
+    }
+
+    /// Records the final state (a shipped order's was written by `ship_order`) and ends.
+    fn finalize(&mut self, end: End) -> Decision {
+        let state = end.state();
+        let record = (end != End::Shipped).then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
+        self.state = state;
+        state.as_str().clone_into(&mut self.step);
+        self.stage = Stage::Ended(end.clone());
+        Decision { record, next: Next::Finish(end), message: None }
+    }
+
+    /// A state write for `record_state`, with the current address.
+    fn record(&mut self, state: OrderState, step: &str, message: Option<String>) -> RecordStateInput {
+        self.state = state;
+        step.clone_into(&mut self.step);
+        let seq = self.next_seq();
+        RecordStateInput {
+            order_id: self.order.order_id.clone(),
+            seq,
+            state,
+            step: step.into(),
+            message,
+            address: Some(self.order.address.clone()),
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn count_retries(&mut self, activity: Activity, attempt: u32) {
+        if attempt > 1 {
+            *self.retries.entry(activity.name().into()).or_default() += attempt - 1;
+        }
+    }
+
+    fn record_error(&mut self, activity: Activity, attempt: u32, message: String, at: Option<SystemTime>) {
+        let at = at.map(|t| humantime::format_rfc3339_millis(t).to_string()).unwrap_or_default();
+        self.recent_errors.push(RecentError { activity: activity.name().into(), attempt, message, at });
+        if self.recent_errors.len() > RECENT_ERRORS {
+            self.recent_errors.remove(0);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The status read model: one document per order, the same from every process. Built from four sources: the
+//! workflow's `status` query (its own view), the execution's description (Temporal's status, pending activity attempts
+//! and their last failure), the events table (every attempt ever made) and the store's record of plugin versions
+//! (never this process's registry, which another process may not share). When the workflow cannot answer — no
+//! worker running — the database's view is returned, marked as such, rather than an error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use temporalio_client::errors::WorkflowQueryError;
+use temporalio_client::{
+    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryOptions,
+};
+use temporalio_sdk::workflows::WorkflowImplementation;
+
+use crate::domain::lifecycle::RECENT_ERRORS;
+use crate::domain::{
+    Activity, ApprovalStatus, OrderId, PaymentState, PaymentStatus, PluginRun, RecentError, ShippingStatus,
+    StatusDocument, WorkflowStatus,
+};
+use crate::store::{EventRow, OrderRow, Store, StoreError};
+use crate::workflows::OrderWorkflow;
+
+/// Why no document could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// Neither Temporal nor the database knows the order.
+    #[error("no order {0}")]
+    NotFound(String),
+    /// Temporal did not answer and the database does not know the order yet.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads status documents.
+#[derive(Clone)]
+pub struct StatusReader {
+    pub client: Client,
+    pub store: std::sync::Arc<dyn Store>,
+    /// How long to wait for Temporal before falling back to the database's view.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for StatusReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusReader").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+type OrderHandle = WorkflowHandle<Client, <OrderWorkflow as WorkflowImplementation>::Run>;
+
+impl StatusReader {
+    /// The merged status of order `id`.
+    pub async fn order_status(&self, id: &OrderId) -> Result<StatusDocument, StatusError> {
+        let handle: OrderHandle = self.client.get_workflow_handle(id.to_string());
+        let timeout = self.timeout;
+        let (query, description, events, row) = tokio::join!(
+            tokio::time::timeout(timeout, handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default())),
+            tokio::time::timeout(timeout, handle.describe(WorkflowDescribeOptions::default())),
+            self.store.events(id.as_str(), 10_000),
+            self.store.get_order(id.as_str()),
+        );
+        let events = events?;
+        let row = row?;
+        let mut doc = match query {
+            Ok(Ok(doc)) => doc,
+            Ok(Err(WorkflowQueryError::NotFound(_))) => match &row {
+                Some(row) => self.database_view(row, &events).await?,
+                None => return Err(StatusError::NotFound(id.to_string())),
+            },
+            other => {
+                let why = match other {
+                    Err(_) => "no worker answered the status query in time".to_owned(),
+                    Ok(Err(e)) => format!("the status query failed: {e}"),
+                    Ok(Ok(_)) => unreachable!(),
+                };
+                let Some(row) = &row else {
+                    return Err(StatusError::Unavailable(format!(
+                        "{why}, and the database does not know order {id} yet"
+                    )));
+                };
+                let mut doc = self.database_view(row, &events).await?;
+                doc.notes.push(format!("{why}: this is the database's view"));
+                doc
+            }
+        };
+        if let Ok(Ok(description)) = description {
+            merge_description(&mut doc, &description);
+        }
+        merge_events(&mut doc, &events);
+        Ok(doc)
+    }
+
+    /// A status document from the database alone (the workflow is gone from Temporal's retention or not answering).
+    async fn database_view(&self, row: &OrderRow, events: &[EventRow]) -> Result<StatusDocument, StoreError> {
+        let payment = self.store.get_payment(&row.payment_id).await?;
+        let mut plugins = BTreeMap::new();
+        for e in events {
+            let (Some(activity), Some(digest)) = (e.activity.as_deref(), e.plugin_digest.clone()) else { continue };
+            let Some(slot) = activity.parse::<Activity>().ok().and_then(Activity::slot) else { continue };
+            let versions = self.store.plugin_versions(Some(slot.as_str()), 1_000).await?;
+            let known = versions.into_iter().find(|v| v.digest == digest);
+            let (name, version) = known.map(|v| (v.name, v.version)).unwrap_or_default();
+            plugins.insert(slot.to_string(), PluginRun { name, version, digest });
+        }
+        Ok(StatusDocument {
+            order_id: row.order_id.clone(),
+            state: row.state,
+            step: row.step.clone().unwrap_or_default(),
+            items: row.items.clone(),
+            address: row.address.clone(),
+            total_cents: row.total_cents,
+            payment: PaymentStatus {
+                payment_id: row.payment_id.clone(),
+                status: payment.as_ref().map_or(PaymentState::Pending, |p| p.status),
+                amount_cents: payment.as_ref().map(|p| p.amount_cents).or(row.total_cents),
+                transaction_id: payment.and_then(|p| p.transaction_id),
+            },
+            shipping: ShippingStatus {
+                attempt: 0,
+                package_id: row.package_id.clone(),
+                carrier: row.carrier.clone(),
+                tracking: row.tracking.clone(),
+            },
+            approval: ApprovalStatus::default(),
+            retries: BTreeMap::new(),
+            recent_errors: Vec::new(),
+            plugins,
+            workflow: WorkflowStatus {
+                workflow_id: row.order_id.clone(),
+                run_id: String::new(),
+                status: "UNKNOWN".into(),
+            },
+            notes: Vec::new(),
+        })
+    }
+}
+
+/// Temporal's status, the run id, and pending attempts with their last failure.
+fn merge_description(doc: &mut StatusDocument, description: &temporalio_client::WorkflowExecutionDescription) {
+    status_name(description.status()).clone_into(&mut doc.workflow.status);
+    let raw = description.raw();
+    if let Some(info) = raw.workflow_execution_info.as_ref().and_then(|i| i.execution.as_ref()) {
+        doc.workflow.run_id.clone_from(&info.run_id);
+    }
+    for pending in &raw.pending_activities {
+        let activity = pending.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        let attempt = u32::try_from(pending.attempt).unwrap_or(0);
+        let retries = doc.retries.entry(activity.clone()).or_default();
+        *retries = (*retries).max(attempt.saturating_sub(1));
+        if let Some(failure) = &pending.last_failure {
+            let at =
+                pending.last_attempt_complete_time.as_ref().map(|t| timestamp(t.seconds, t.nanos)).unwrap_or_default();
+            doc.recent_errors.push(RecentError { activity, attempt, message: failure.message.clone(), at });
+        }
+    }
+}
+
+/// Retries, recent errors and plugin digests as the events table saw them, merged into the workflow's view.
+fn merge_events(doc: &mut StatusDocument, events: &[EventRow]) {
+    let mut failed: BTreeMap<String, u32> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for e in events.iter().filter(|e| e.kind == "activity") {
+        let Some(activity) = &e.activity else { continue };
+        if e.outcome.as_deref() != Some("completed") {
+            *failed.entry(activity.clone()).or_default() += 1;
+            errors.push(RecentError {
+                activity: activity.clone(),
+                attempt: e.attempt.unwrap_or(0),
+                message: e.message.clone().unwrap_or_else(|| e.outcome.clone().unwrap_or_default()),
+                at: e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            });
+        }
+    }
+    for (activity, n) in failed {
+        let retries = doc.retries.entry(activity).or_default();
+        *retries = (*retries).max(n);
+    }
+    errors.append(&mut doc.recent_errors);
+    errors.sort_by(|a, b| a.at.cmp(&b.at));
+    errors.dedup_by(|a, b| a.activity == b.activity && a.attempt == b.attempt && a.message == b.message);
+    let skip = errors.len().saturating_sub(RECENT_ERRORS);
+    doc.recent_errors = errors.split_off(skip);
+}
+
+fn status_name(status: WorkflowExecutionStatus) -> &'static str {
+    match status {
+        WorkflowExecutionStatus::Running => "RUNNING",
+        WorkflowExecutionStatus::Completed => "COMPLETED",
+        WorkflowExecutionStatus::Failed => "FAILED",
+        WorkflowExecutionStatus::Canceled => "CANCELED",
+        WorkflowExecutionStatus::Terminated => "TERMINATED",
+        WorkflowExecutionStatus::ContinuedAsNew => "CONTINUED_AS_NEW",
+        WorkflowExecutionStatus::TimedOut => "TIMED_OUT",
+        WorkflowExecutionStatus::Paused => "PAUSED",
+        _ => "UNKNOWN",
+    }
+}
+
+fn timestamp(seconds: i64, nanos: i32) -> String {
+    chrono::DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

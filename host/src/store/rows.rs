@@ -1,0 +1,93 @@
+//! Row mapping and the transition statement both adapters share, expanded per backend like [`super::sql`].
+
+/// Free functions over `$db`'s rows: `apply_transition`, `order_row`, `payment_row` and their helpers.
+macro_rules! impl_sql_rows {
+    ($db:ty) => {
+        /// Applies a transition inside a transaction: order fields, then the state if `seq` is newer.
+        async fn apply_transition(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            order_id: &str,
+            t: &$crate::store::Transition,
+        ) -> Result<bool, $crate::store::StoreError> {
+            let done = sqlx::query(
+                "UPDATE orders SET
+                    state = COALESCE($3, state),
+                    step = COALESCE($4, step),
+                    total_cents = COALESCE($5, total_cents),
+                    items = COALESCE($6, items),
+                    address = COALESCE($7, address),
+                    package_id = COALESCE($8, package_id),
+                    carrier = COALESCE($9, carrier),
+                    tracking = COALESCE($10, tracking),
+                    state_seq = $2,
+                    updated_at = $11
+                 WHERE order_id = $1 AND state_seq < $2",
+            )
+            .bind(order_id)
+            .bind(i64::from(t.seq))
+            .bind(t.state.map(|s| s.as_str()))
+            .bind(t.step.as_deref())
+            .bind(t.total_cents.map(cents).transpose()?)
+            .bind(t.items.as_ref().map(sqlx::types::Json))
+            .bind(t.address.as_ref().map(sqlx::types::Json))
+            .bind(t.package_id.as_deref())
+            .bind(t.carrier.as_deref())
+            .bind(t.tracking.as_deref())
+            .bind(chrono::Utc::now())
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        fn order_row(r: &<$db as sqlx::Database>::Row) -> Result<$crate::store::OrderRow, $crate::store::StoreError> {
+            use sqlx::Row as _;
+            let state: String = r.try_get("state")?;
+            let total: Option<i64> = r.try_get("total_cents")?;
+            let items: sqlx::types::Json<Vec<$crate::domain::Item>> = r.try_get("items")?;
+            let address: sqlx::types::Json<$crate::domain::Address> = r.try_get("address")?;
+            Ok($crate::store::OrderRow {
+                order_id: r.try_get("order_id")?,
+                payment_id: r.try_get("payment_id")?,
+                state: parse_state(&state)?,
+                step: r.try_get("step")?,
+                items: items.0,
+                address: address.0,
+                total_cents: total.map(|t| t.max(0) as u64),
+                package_id: r.try_get("package_id")?,
+                carrier: r.try_get("carrier")?,
+                tracking: r.try_get("tracking")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn payment_row(
+            r: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+            use sqlx::Row as _;
+            let status: String = r.try_get("status")?;
+            let amount: i64 = r.try_get("amount_cents")?;
+            Ok($crate::store::PaymentRow {
+                payment_id: r.try_get("payment_id")?,
+                order_id: r.try_get("order_id")?,
+                amount_cents: amount.max(0) as u64,
+                status: $crate::domain::PaymentState::parse(&status)
+                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("payment status {status:?}")))?,
+                transaction_id: r.try_get("transaction_id")?,
+                refund_id: r.try_get("refund_id")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn parse_state(s: &str) -> Result<$crate::domain::OrderState, $crate::store::StoreError> {
+            s.parse().map_err($crate::store::StoreError::Corrupt)
+        }
+
+        fn cents(v: u64) -> Result<i64, $crate::store::StoreError> {
+            i64::try_from(v).map_err(|_| $crate::store::StoreError::Conflict(format!("{v} does not fit in BIGINT")))
+        }
+    };
+}
+
+pub(crate) use impl_sql_rows;
