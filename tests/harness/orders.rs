@@ -142,3 +142,9 @@ pub async fn record_history(host: &TestHost, handle: &OrderHandle, name: &str) {
         std::fs::write(dir.join(format!("{name}-shipping.json")), history).expect("writing history");
     }
 }
+
+/// Sends any signal by name with any JSON payload, as a client with the `temporal` CLI could.
+pub async fn raw_signal(handle: &OrderHandle, name: &str, payload: &serde_json::Value) {
+    let signal = temporalio_client::UntypedSignal::<<OrderWorkflow as WorkflowImplementation>::Run>::new(name);
+    handle.signal(signal, to_raw(Some(payload)), WorkflowSignalOptions::default()).await.expect("signal");
+}

@@ -367,3 +367,34 @@ both_backends!(swapping_the_payment_plugin_changes_the_next_order, |db: TestDb| 
     let doc3 = orders::wait_for(&third, OrderState::Rejected, SHIPPED_WITHIN).await;
     assert_eq!(doc3.payment.status, PaymentState::Declined);
 });
+
+both_backends!(malformed_child_signals_are_noted_and_the_order_still_ships, |db: TestDb| async move {
+    // The child's signals can be sent by anyone. A payload that does not decode used to fail every workflow task
+    // of the order (stuck for good); a dispatch_failed for a shipment that is not running used to reopen cancels.
+    let host = TestHost::start(&db, HostSpec::default()).await;
+    let id = order_id("garbage");
+    let handle = orders::start(&host, sample_input(&id)).await;
+    orders::wait_for(&handle, OrderState::AwaitingApproval, SHIPPED_WITHIN).await;
+    orders::raw_signal(&handle, "dispatch_failed", &serde_json::json!("garbage")).await;
+    orders::raw_signal(&handle, "package_ready", &serde_json::json!([1, 2, 3])).await;
+    orders::raw_signal(&handle, "dispatch_failed", &serde_json::json!({"shipment": 7, "reason": "forged"})).await;
+    orders::approve(&handle).await.expect("the order still takes commands");
+    let doc = orders::wait_for(&handle, OrderState::Shipped, SHIPPED_WITHIN).await;
+    assert_eq!(doc.notes.len(), 3, "{:?}", doc.notes);
+    assert!(doc.notes[0].starts_with("dispatch_failed ignored: payload is not valid JSON"), "{:?}", doc.notes);
+    assert!(doc.notes[1].starts_with("package_ready ignored"), "{:?}", doc.notes);
+    assert!(doc.notes[2].contains("shipment 7 is not the current shipment"), "{:?}", doc.notes);
+});
+
+both_backends!(a_payment_id_from_outside_the_api_is_checked_too, |db: TestDb| async move {
+    let host = TestHost::start(&db, HostSpec::default()).await;
+    let id = order_id("badpay");
+    let mut input = sample_input(&id);
+    input.payment_id = "pay ment; DROP".into();
+    input.options.approval_timeout_action = Some(TimeoutAction::Approve);
+    input.options.approval_timeout_ms = Some(1);
+    let handle = orders::start(&host, input).await;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("the order fails");
+    assert!(format!("{err:?}").contains("payment_id must be"), "{err:?}");
+    assert!(host.store.payments_for_order(&id).await.unwrap().is_empty(), "nothing was charged");
+});

@@ -1,12 +1,10 @@
 //! The rules: one transition per command. Called on a copy by [`Lifecycle::apply`], so a refusal changes nothing.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use super::{Command, Decision, Dispatch, End, FailureKind, Lifecycle, Next, RECENT_ERRORS, Refusal, Stage};
-use crate::domain::payloads::{
-    ChargeInput, CommandOutcome, RecordStateInput, RefundInput, ShippingInput, ValidateInput,
-};
-use crate::domain::{Activity, OrderState, PaymentState, RecentError, ShippingStatus, TimeoutAction};
+use super::{Command, Decision, Dispatch, End, Lifecycle, Next, RECENT_ERRORS, Refusal, Stage};
+use crate::domain::payloads::{CommandOutcome, RecordStateInput, ValidateInput};
+use crate::domain::{Activity, OrderState, PaymentState, RecentError, TimeoutAction};
 
 impl Lifecycle {
     pub(super) fn transition(&mut self, command: Command) -> Result<Decision, Refusal> {
@@ -224,7 +222,7 @@ impl Lifecycle {
         }
     }
 
-    fn can_approve(&self) -> Result<(), Refusal> {
+    pub(super) fn can_approve(&self) -> Result<(), Refusal> {
         if self.state.is_terminal() {
             return Err(Refusal::NotAwaitingApproval(self.state));
         }
@@ -241,7 +239,7 @@ impl Lifecycle {
     }
 
     /// Cancels and address changes: until the parcel is committed to the carrier.
-    fn can_change(&self) -> Result<(), Refusal> {
+    pub(super) fn can_change(&self) -> Result<(), Refusal> {
         if self.state.is_terminal() {
             return Err(Refusal::Finished(self.state));
         }
@@ -251,19 +249,19 @@ impl Lifecycle {
         Ok(())
     }
 
-    fn request_cancel(&mut self, reason: Option<String>) {
+    pub(super) fn request_cancel(&mut self, reason: Option<String>) {
         if self.cancel.is_none() {
             self.cancel =
                 Some(reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "cancelled by request".into()));
         }
     }
 
-    fn cancel_pending(&self) -> bool {
+    pub(super) fn cancel_pending(&self) -> bool {
         self.cancel.is_some() || self.server_cancel.is_some()
     }
 
     /// The end a cancel leads to: a person's reason wins over the server's.
-    fn cancelled(&self) -> End {
+    pub(super) fn cancelled(&self) -> End {
         match &self.cancel {
             Some(reason) => End::Cancelled { reason: reason.clone(), by_server: false },
             None => End::Cancelled {
@@ -273,134 +271,12 @@ impl Lifecycle {
         }
     }
 
-    fn settings(&self) -> crate::domain::OrderSettings {
+    pub(super) fn settings(&self) -> crate::domain::OrderSettings {
         self.settings.clone().expect("settings are fixed by receive_order before any later stage")
     }
 
-    /// After validation: wait for approval unless it already came (or a cancel did).
-    fn await_approval(&mut self, now: Option<SystemTime>) -> Decision {
-        if self.cancel_pending() {
-            return self.end(self.cancelled());
-        }
-        if self.approved {
-            return self.approval_settled_then_charge();
-        }
-        let timeout = Duration::from_millis(self.settings().approval_timeout_ms);
-        let deadline = now.map(|now| humantime::format_rfc3339_seconds(now + timeout).to_string());
-        self.approval_deadline.clone_from(&deadline);
-        self.stage = Stage::AwaitingApproval { deadline };
-        let record = self.record(OrderState::AwaitingApproval, "manual_review", None);
-        Decision { record: Some(record), next: Next::AwaitApproval(timeout), message: None }
-    }
-
-    fn approval_settled_then_charge(&mut self) -> Decision {
-        if self.cancel_pending() {
-            return self.end(self.cancelled());
-        }
-        let record = self.record(OrderState::Approved, Activity::ChargePayment.name(), None);
-        let seq = self.next_seq();
-        self.stage = Stage::Charging;
-        let charge = ChargeInput {
-            order_id: self.order.order_id.clone(),
-            payment_id: self.order.payment_id.clone(),
-            amount_cents: self.total_cents.unwrap_or_else(|| self.order.total_cents()),
-            seq,
-        };
-        Decision { record: Some(record), next: Next::Charge(charge), message: None }
-    }
-
-    /// Starts shipping attempt `shipment`, or fails the order when the attempts are used up.
-    fn begin_shipment(&mut self, shipment: u32) -> Decision {
-        let settings = self.settings();
-        if shipment > settings.max_shipping_attempts {
-            let reasons = self.dispatch_failures.values().cloned().collect::<Vec<_>>().join("; ");
-            let reason = format!("shipping failed {} time(s): {reasons}", settings.max_shipping_attempts);
-            return self.end(End::Failed { reason });
-        }
-        if self.cancel_pending() {
-            return self.end(self.cancelled());
-        }
-        self.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
-        self.stage = Stage::Shipping { shipment, dispatch: Dispatch::Packing };
-        let record = self.record(OrderState::Shipping, Activity::PreparePackage.name(), None);
-        let shipped_seq = self.next_seq();
-        let order_id = self.order.order_id.clone();
-        let input = ShippingInput {
-            order: self.order.clone(),
-            shipment,
-            parent_workflow_id: order_id.clone(),
-            shipped_seq,
-            activity_timeout_ms: settings.activity_timeout_ms,
-        };
-        let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
-        let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
-        Decision { record: Some(record), next, message: None }
-    }
-
-    fn activity_failed(
-        &mut self,
-        activity: Activity,
-        kind: FailureKind,
-        message: String,
-        at: Option<SystemTime>,
-    ) -> Result<Decision, Refusal> {
-        let expected = match &self.stage {
-            Stage::Receiving => Activity::ReceiveOrder,
-            Stage::Validating { .. } => Activity::ValidateOrder,
-            Stage::Charging => Activity::ChargePayment,
-            Stage::Compensating(_) => Activity::RefundPayment,
-            stage => return Err(Refusal::Unexpected { command: activity.name(), stage: stage.name() }),
-        };
-        if activity != expected {
-            return Err(Refusal::Unexpected { command: activity.name(), stage: self.stage.name() });
-        }
-        if let Stage::Compensating(end) = self.stage.clone() {
-            // The refund could not be made: the order still ends, and the failure stays on record.
-            self.record_error(activity, 0, message, at);
-            return Ok(self.finalize(end));
-        }
-        if kind == FailureKind::Cancelled {
-            return Ok(self.end(self.cancelled()));
-        }
-        self.record_error(activity, 0, message.clone(), at);
-        if kind == FailureKind::Permanent {
-            if activity == Activity::ChargePayment {
-                self.payment.status = PaymentState::Declined;
-            }
-            return Ok(self.end(End::Rejected { reason: message }));
-        }
-        Ok(self.end(End::Failed { reason: format!("{activity}: {message}") }))
-    }
-
-    /// The order ends: money taken is given back first.
-    fn end(&mut self, end: End) -> Decision {
-        if self.payment.status != PaymentState::Charged || end == End::Shipped {
-            return self.finalize(end);
-        }
-        let refund = RefundInput {
-            order_id: self.order.order_id.clone(),
-            payment_id: self.order.payment_id.clone(),
-            transaction_id: self.payment.transaction_id.clone().unwrap_or_default(),
-            amount_cents: self.payment.amount_cents.unwrap_or_default(),
-            reason: end.reason().unwrap_or_default().to_owned(),
-        };
-        self.stage = Stage::Compensating(end);
-        Activity::RefundPayment.name().clone_into(&mut self.step);
-        Decision::next(Next::Refund(refund))
-    }
-
-    /// Records the final state (a shipped order's was written by `ship_order`) and ends.
-    fn finalize(&mut self, end: End) -> Decision {
-        let state = end.state();
-        let record = (end != End::Shipped).then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
-        self.state = state;
-        state.as_str().clone_into(&mut self.step);
-        self.stage = Stage::Ended(end.clone());
-        Decision { record, next: Next::Finish(end), message: None }
-    }
-
     /// A state write for `record_state`, with the current address.
-    fn record(&mut self, state: OrderState, step: &str, message: Option<String>) -> RecordStateInput {
+    pub(super) fn record(&mut self, state: OrderState, step: &str, message: Option<String>) -> RecordStateInput {
         self.state = state;
         step.clone_into(&mut self.step);
         let seq = self.next_seq();
@@ -414,18 +290,18 @@ impl Lifecycle {
         }
     }
 
-    fn next_seq(&mut self) -> u32 {
+    pub(super) fn next_seq(&mut self) -> u32 {
         self.seq += 1;
         self.seq
     }
 
-    fn count_retries(&mut self, activity: Activity, attempt: u32) {
+    pub(super) fn count_retries(&mut self, activity: Activity, attempt: u32) {
         if attempt > 1 {
             *self.retries.entry(activity.name().into()).or_default() += attempt - 1;
         }
     }
 
-    fn record_error(&mut self, activity: Activity, attempt: u32, message: String, at: Option<SystemTime>) {
+    pub(super) fn record_error(&mut self, activity: Activity, attempt: u32, message: String, at: Option<SystemTime>) {
         let at = at.map(|t| humantime::format_rfc3339_millis(t).to_string()).unwrap_or_default();
         self.recent_errors.push(RecentError { activity: activity.name().into(), attempt, message, at });
         if self.recent_errors.len() > RECENT_ERRORS {

@@ -1,0 +1,131 @@
+//! What follows an outcome: the approval wait, the charge, each shipment, the failures, and the end with its refund.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Decision, Dispatch, End, FailureKind, Lifecycle, Next, Refusal, Stage};
+use crate::domain::payloads::{ChargeInput, RefundInput, ShippingInput};
+use crate::domain::{Activity, OrderState, PaymentState, ShippingStatus};
+
+impl Lifecycle {
+    /// After validation: wait for approval unless it already came (or a cancel did).
+    pub(super) fn await_approval(&mut self, now: Option<SystemTime>) -> Decision {
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        if self.approved {
+            return self.approval_settled_then_charge();
+        }
+        let timeout = Duration::from_millis(self.settings().approval_timeout_ms);
+        let deadline = now.map(|now| humantime::format_rfc3339_seconds(now + timeout).to_string());
+        self.approval_deadline.clone_from(&deadline);
+        self.stage = Stage::AwaitingApproval { deadline };
+        let record = self.record(OrderState::AwaitingApproval, "manual_review", None);
+        Decision { record: Some(record), next: Next::AwaitApproval(timeout), message: None }
+    }
+
+    pub(super) fn approval_settled_then_charge(&mut self) -> Decision {
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        let record = self.record(OrderState::Approved, Activity::ChargePayment.name(), None);
+        let seq = self.next_seq();
+        self.stage = Stage::Charging;
+        let charge = ChargeInput {
+            order_id: self.order.order_id.clone(),
+            payment_id: self.order.payment_id.clone(),
+            amount_cents: self.total_cents.unwrap_or_else(|| self.order.total_cents()),
+            seq,
+        };
+        Decision { record: Some(record), next: Next::Charge(charge), message: None }
+    }
+
+    /// Starts shipping attempt `shipment`, or fails the order when the attempts are used up.
+    pub(super) fn begin_shipment(&mut self, shipment: u32) -> Decision {
+        let settings = self.settings();
+        if shipment > settings.max_shipping_attempts {
+            let reasons = self.dispatch_failures.values().cloned().collect::<Vec<_>>().join("; ");
+            let reason = format!("shipping failed {} time(s): {reasons}", settings.max_shipping_attempts);
+            return self.end(End::Failed { reason });
+        }
+        if self.cancel_pending() {
+            return self.end(self.cancelled());
+        }
+        self.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
+        self.stage = Stage::Shipping { shipment, dispatch: Dispatch::Packing };
+        let record = self.record(OrderState::Shipping, Activity::PreparePackage.name(), None);
+        let shipped_seq = self.next_seq();
+        let order_id = self.order.order_id.clone();
+        let input = ShippingInput {
+            order: self.order.clone(),
+            shipment,
+            parent_workflow_id: order_id.clone(),
+            shipped_seq,
+            activity_timeout_ms: settings.activity_timeout_ms,
+        };
+        let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
+        let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
+        Decision { record: Some(record), next, message: None }
+    }
+
+    pub(super) fn activity_failed(
+        &mut self,
+        activity: Activity,
+        kind: FailureKind,
+        message: String,
+        at: Option<SystemTime>,
+    ) -> Result<Decision, Refusal> {
+        let expected = match &self.stage {
+            Stage::Receiving => Activity::ReceiveOrder,
+            Stage::Validating { .. } => Activity::ValidateOrder,
+            Stage::Charging => Activity::ChargePayment,
+            Stage::Compensating(_) => Activity::RefundPayment,
+            stage => return Err(Refusal::Unexpected { command: activity.name(), stage: stage.name() }),
+        };
+        if activity != expected {
+            return Err(Refusal::Unexpected { command: activity.name(), stage: self.stage.name() });
+        }
+        if let Stage::Compensating(end) = self.stage.clone() {
+            // The refund could not be made: the order still ends, and the failure stays on record.
+            self.record_error(activity, 0, message, at);
+            return Ok(self.finalize(end));
+        }
+        if kind == FailureKind::Cancelled {
+            return Ok(self.end(self.cancelled()));
+        }
+        self.record_error(activity, 0, message.clone(), at);
+        if kind == FailureKind::Permanent {
+            if activity == Activity::ChargePayment {
+                self.payment.status = PaymentState::Declined;
+            }
+            return Ok(self.end(End::Rejected { reason: message }));
+        }
+        Ok(self.end(End::Failed { reason: format!("{activity}: {message}") }))
+    }
+
+    /// The order ends: money taken is given back first.
+    pub(super) fn end(&mut self, end: End) -> Decision {
+        if self.payment.status != PaymentState::Charged || end == End::Shipped {
+            return self.finalize(end);
+        }
+        let refund = RefundInput {
+            order_id: self.order.order_id.clone(),
+            payment_id: self.order.payment_id.clone(),
+            transaction_id: self.payment.transaction_id.clone().unwrap_or_default(),
+            amount_cents: self.payment.amount_cents.unwrap_or_default(),
+            reason: end.reason().unwrap_or_default().to_owned(),
+        };
+        self.stage = Stage::Compensating(end);
+        Activity::RefundPayment.name().clone_into(&mut self.step);
+        Decision::next(Next::Refund(refund))
+    }
+
+    /// Records the final state (a shipped order's was written by `ship_order`) and ends.
+    pub(super) fn finalize(&mut self, end: End) -> Decision {
+        let state = end.state();
+        let record = (end != End::Shipped).then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
+        self.state = state;
+        state.as_str().clone_into(&mut self.step);
+        self.stage = Stage::Ended(end.clone());
+        Decision { record, next: Next::Finish(end), message: None }
+    }
+}
