@@ -94,7 +94,7 @@ impl OrderWorkflow {
     /// Changes the delivery address (`{"street","city","state","zip_code"}`).
     #[signal]
     pub fn update_address(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.signal("update_address", messages::update_address(&input));
+        self.signal("update_address", self.address_command(&input));
     }
 
     // ---- the same commands as updates: the validator and the update ask the same decision ----
@@ -121,12 +121,12 @@ impl OrderWorkflow {
 
     #[update_validator(update_address_update)]
     fn validate_address(&self, _ctx: &WorkflowContextView, input: &RawValue) -> Validation {
-        self.check(messages::update_address(input))
+        self.check(self.address_command(input))
     }
 
     #[update(name = "update_address")]
     pub fn update_address_update(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) -> CommandOutcome {
-        self.update("update_address", messages::update_address(&input))
+        self.update("update_address", self.address_command(&input))
     }
 
     // ---- child → parent ----
@@ -151,6 +151,12 @@ impl OrderWorkflow {
 }
 
 impl OrderWorkflow {
+    /// An address change: a finished or dispatched order says so before its payload is judged.
+    fn address_command(&self, input: &RawValue) -> Result<Command, Refusal> {
+        self.order.accepts_changes()?;
+        messages::update_address(input)
+    }
+
     fn signal(&mut self, name: &str, command: Result<Command, Refusal>) {
         match command {
             Ok(command) => self.order.apply_signal(command),
@@ -260,8 +266,10 @@ async fn await_approval(ctx: &Ctx, timeout: Duration) -> Decision {
 
 /// Runs one shipping attempt as a child workflow: approves its dispatch when it asks, cancels it if the order is
 /// cancelled first, and reports how it ended.
-async fn ship(ctx: &Ctx, input: ShippingInput, workflow_id: String, task_queue: String) -> Decision {
+async fn ship(ctx: &Ctx, mut input: ShippingInput, workflow_id: String, task_queue: String) -> Decision {
     let shipment = input.shipment;
+    // The order as it stands now, after the `shipping` state write: an address changed meanwhile reaches the child.
+    input.order = ctx.state(|s| s.order.order().clone());
     // The child has a cancellation token of its own: only this loop cancels it, and only before its dispatch was
     // approved, so a server-side cancel cannot interrupt a dispatch in progress.
     let child_options = ChildWorkflowOptions::builder()

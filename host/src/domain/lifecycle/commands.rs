@@ -146,10 +146,10 @@ impl Command {
             Command::ServerCancelled { .. } => "server_cancel",
             Command::ApprovalWaitEnded { .. } => "approval_wait_ended",
             Command::Interrupted => "interrupted",
-            Command::Received(_) => "receive_order",
-            Command::Validated { .. } => "validate_order",
-            Command::Charged(_) => "charge_payment",
-            Command::Refunded(_) => "refund_payment",
+            Command::Received(_) => Activity::ReceiveOrder.name(),
+            Command::Validated { .. } => Activity::ValidateOrder.name(),
+            Command::Charged(_) => Activity::ChargePayment.name(),
+            Command::Refunded(_) => Activity::RefundPayment.name(),
             Command::ActivityFailed { .. } => "activity_failed",
             Command::DispatchApprovalSent { .. } => "dispatch_approved",
             Command::DispatchApprovalUndelivered { .. } => "dispatch_approval_undelivered",
@@ -173,7 +173,8 @@ pub enum Next {
     AwaitApproval(Duration),
     /// Run `charge_payment` (on a cancellation token of its own: money is never raced against a cancel).
     Charge(ChargeInput),
-    /// Start shipping attempt `input.shipment` as child `workflow_id` on `task_queue`.
+    /// Start shipping attempt `input.shipment` as child `workflow_id` on `task_queue`, after the `shipping` state
+    /// write (the driver gives the child the order as it stands then: an address may change during that write).
     Ship { input: ShippingInput, workflow_id: String, task_queue: String },
     /// Send the dispatch approval to the current child.
     ApproveDispatch { shipment: u32, address: Address },

@@ -206,6 +206,11 @@ impl Lifecycle {
             && matches!(self.stage, Stage::Shipping { dispatch, .. } if dispatch.is_committed())
     }
 
+    /// Whether a cancel or an address change would be accepted now (before any payload is looked at).
+    pub fn accepts_changes(&self) -> Result<(), Refusal> {
+        self.can_change()
+    }
+
     /// Start-to-close timeout of a business activity attempt, once the settings are known.
     pub fn attempt_timeout(&self) -> Option<Duration> {
         self.settings.as_ref().map(|s| Duration::from_millis(s.activity_timeout_ms))
