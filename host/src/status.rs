@@ -97,12 +97,13 @@ impl StatusReader {
     async fn database_view(&self, row: &OrderRow, events: &[EventRow]) -> Result<StatusDocument, StoreError> {
         let payment = self.store.get_payment(&row.payment_id).await?;
         let mut plugins = BTreeMap::new();
+        // One read of the recorded versions, not one per event.
+        let versions = self.store.plugin_versions(None, 1_000).await?;
         for e in events {
             let (Some(activity), Some(digest)) = (e.activity.as_deref(), e.plugin_digest.clone()) else { continue };
             let Some(slot) = activity.parse::<Activity>().ok().and_then(Activity::slot) else { continue };
-            let versions = self.store.plugin_versions(Some(slot.as_str()), 1_000).await?;
-            let known = versions.into_iter().find(|v| v.digest == digest);
-            let (name, version) = known.map(|v| (v.name, v.version)).unwrap_or_default();
+            let known = versions.iter().find(|v| v.slot == slot.as_str() && v.digest == digest);
+            let (name, version) = known.map(|v| (v.name.clone(), v.version.clone())).unwrap_or_default();
             plugins.insert(slot.to_string(), PluginRun { name, version, digest });
         }
         Ok(StatusDocument {

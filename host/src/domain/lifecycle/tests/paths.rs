@@ -131,17 +131,7 @@ fn an_address_update_during_validation_wins_over_the_validators_copy() {
 
 #[test]
 fn dispatch_failed_retries_shipping_then_fails_and_refunds_on_the_last_attempt() {
-    let mut o = Lifecycle::new(order());
-    run(
-        &mut o,
-        [
-            received(TimeoutAction::Cancel, 2),
-            validated(),
-            Command::Approve,
-            Command::ApprovalWaitEnded { timed_out: false },
-            charged(),
-        ],
-    );
+    let mut o = charged_with_attempts(2);
     let fail = |n: u32| {
         [
             Command::DispatchFailed { shipment: n, reason: format!("carrier {n} refused") },
@@ -212,21 +202,25 @@ fn outcomes_that_do_not_fit_the_stage_are_refused() {
 
 #[test]
 fn recent_errors_keep_the_latest_ten() {
-    let mut o = Lifecycle::new(order());
-    run(
-        &mut o,
-        [
-            received(TimeoutAction::Cancel, 20),
-            validated(),
-            Command::Approve,
-            Command::ApprovalWaitEnded { timed_out: false },
-            charged(),
-        ],
-    );
+    let mut o = charged_with_attempts(20);
     for n in 1..=12 {
         run(&mut o, [Command::ShipmentFailed { shipment: n, message: format!("m{n}"), at: None }]);
     }
     let doc = o.document("w", "r");
     assert_eq!(doc.recent_errors.len(), RECENT_ERRORS);
     assert_eq!(doc.recent_errors[0].message, "shipment 3 failed: m3");
+}
+
+/// An order charged and packing its first shipment, allowed `attempts` shipments.
+fn charged_with_attempts(attempts: u32) -> Lifecycle {
+    let mut o = Lifecycle::new(order());
+    let to_charged = [
+        received(TimeoutAction::Cancel, attempts),
+        validated(),
+        Command::Approve,
+        Command::ApprovalWaitEnded { timed_out: false },
+        charged(),
+    ];
+    run(&mut o, to_charged);
+    o
 }
