@@ -129,7 +129,7 @@ async fn start_orders(client: Arc<temporalio_client::Client>, ids: Vec<String>, 
             let (client, queue) = (Arc::clone(&client), queue.clone());
             async move {
                 let options = WorkflowStartOptions::new(queue, id.clone()).build();
-                if let Ok(h) = client.start_workflow(OrderWorkflow::run, sample(&id), options).await {
+                if let Ok(h) = client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample(&id))), options).await {
                     let approve = to_raw::<()>(None);
                     let _ = h.signal(OrderWorkflow::approve_order, approve, WorkflowSignalOptions::default()).await;
                 }

@@ -93,7 +93,7 @@ pub async fn rest_order(http: &reqwest::Client, api: &str, client: &Client, id: 
 pub async fn floor_order(client: &Client, queue: &str, id: &str) -> Outcome {
     let started = Instant::now();
     let options = WorkflowStartOptions::new(queue, id).build();
-    let Ok(handle) = client.start_workflow(OrderWorkflow::run, sample(id), options).await else {
+    let Ok(handle) = client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample(id))), options).await else {
         return Outcome { state: None, elapsed: started.elapsed() };
     };
     let _ = handle

@@ -66,7 +66,7 @@ impl App {
             orders_queue: self.config.orders_task_queue.clone(),
             plugins_dir: self.config.plugins_dir.clone(),
             data_dir: self.config.data_dir.clone(),
-            admin_token: self.config.admin_token.clone().filter(|t| !t.is_empty()),
+            access: self.config.access(),
             command_timeout: self.config.command_timeout,
         })
     }
@@ -89,7 +89,9 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = http::router(self.http_state());
+        let state = self.http_state();
+        state.access.log_summary();
+        let router = http::router(state);
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         Ok(())
     }

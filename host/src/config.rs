@@ -9,6 +9,30 @@ use crate::activities::failure::{self, FailureMode, FailureSimulation, Injection
 use crate::domain::TimeoutAction;
 use crate::plugins::{Limits, RuntimeConfig, Slot, SlotLimits};
 
+/// A configured secret: printed as `***`, read with [`Secret::expose`].
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 /// Settings shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -65,9 +89,23 @@ pub struct Config {
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000", global = true)]
     pub http_addr: String,
 
-    /// Bearer token for plugin uploads and rollbacks; unset disables plugin administration.
+    /// Bearer tokens of the client role (start, status, cancel, update-address), comma-separated; unset = open.
+    #[arg(long, env = "CLIENT_TOKENS", global = true, hide_env_values = true)]
+    pub client_tokens: Option<Secret>,
+
+    /// Bearer tokens of the operator role (also approve, list orders, events, per-order options); unset = what the
+    /// client role asks.
+    #[arg(long, env = "OPERATOR_TOKENS", global = true, hide_env_values = true)]
+    pub operator_tokens: Option<Secret>,
+
+    /// Bearer tokens of the admin role (also plugin uploads and rollbacks); unset (with `ADMIN_TOKEN`) disables
+    /// plugin administration.
+    #[arg(long, env = "ADMIN_TOKENS", global = true, hide_env_values = true)]
+    pub admin_tokens: Option<Secret>,
+
+    /// One more admin token (the first round's name, still accepted).
     #[arg(long, env = "ADMIN_TOKEN", global = true, hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
 
     /// How long the REST API waits for Temporal or a worker before answering 503.
     #[arg(long, env = "COMMAND_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
@@ -99,6 +137,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// Who may call what on the REST API.
+    pub fn access(&self) -> crate::http::Access {
+        let expose = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned());
+        crate::http::Access::new(
+            expose(&self.client_tokens).as_deref(),
+            expose(&self.operator_tokens).as_deref(),
+            expose(&self.admin_tokens).as_deref(),
+            expose(&self.admin_token).as_deref(),
+        )
+    }
+
     /// The worker's defaults for orders.
     pub fn order_defaults(&self) -> OrderDefaults {
         OrderDefaults {

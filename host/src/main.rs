@@ -13,6 +13,9 @@ fn main() -> anyhow::Result<ExitCode> {
         return order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Command::Audit = &cli.command {
+        return runtime.block_on(audit(&cli));
+    }
     runtime.block_on(run(cli))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -52,8 +55,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (http, workers, ()) = tokio::join!(http, workers, signal);
             http.and(workers)
         }
-        Command::Plugins(_) => unreachable!("handled before the runtime starts"),
+        Command::Plugins(_) | Command::Audit => unreachable!("handled before"),
     }
+}
+
+/// `order-host audit`: prints every violation (and every order a person was told about); exit 1 on a violation.
+async fn audit(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let store = order_host::store::open(&cli.config.database_url).await?;
+    let client = order_host::temporal::connect(&cli.config).await?;
+    let report = order_host::audit::run(store.as_ref(), &client, &cli.config.temporal_namespace).await?;
+    for (order_id, message) in &report.attention {
+        println!("attention: order {order_id}: {message}");
+    }
+    for violation in &report.violations {
+        println!("violation: {violation}");
+    }
+    println!(
+        "audited {} orders: {} violation(s), {} needing attention",
+        report.orders,
+        report.violations.len(),
+        report.attention.len()
+    );
+    Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Resolves when the watch flips to `true`.

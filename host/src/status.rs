@@ -135,6 +135,7 @@ impl StatusReader {
                 status: "UNKNOWN".into(),
             },
             notes: Vec::new(),
+            attention: None,
         })
     }
 }
@@ -161,6 +162,9 @@ fn merge_description(doc: &mut StatusDocument, description: &temporalio_client::
 
 /// Retries, recent errors and plugin digests as the events table saw them, merged into the workflow's view.
 fn merge_events(doc: &mut StatusDocument, events: &[EventRow]) {
+    if doc.attention.is_none() {
+        doc.attention = events.iter().rev().find(|e| e.kind == "attention").and_then(|e| e.message.clone());
+    }
     let mut failed: BTreeMap<String, u32> = BTreeMap::new();
     let mut errors = Vec::new();
     for e in events.iter().filter(|e| e.kind == "activity") {

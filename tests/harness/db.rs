@@ -74,6 +74,49 @@ impl TestDb {
     }
 }
 
+/// What a query run outside the store returned: the column names and how many rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub count: usize,
+}
+
+impl TestDb {
+    /// Runs `sql` over a connection of its own, as the seed's scripts and reports would (not through the store).
+    pub async fn query(&self, sql: &str) -> Result<Rows, sqlx::Error> {
+        use sqlx::Column as _;
+        fn shape<R: sqlx::Row>(rows: &[R]) -> Rows {
+            let columns = rows.first().map(|r| r.columns().iter().map(|c| c.name().to_owned()).collect());
+            Rows { columns: columns.unwrap_or_default(), count: rows.len() }
+        }
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+                Ok(shape(&sqlx::query(sql).fetch_all(&mut conn).await?))
+            }
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+                Ok(shape(&sqlx::query(sql).fetch_all(&mut conn).await?))
+            }
+        }
+    }
+
+    /// The first column of the first row of `sql`, which must be text (cast it in the query).
+    pub async fn text(&self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+        use sqlx::Row as _;
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+                sqlx::query(sql).fetch_optional(&mut conn).await?.map(|r| r.try_get(0)).transpose()
+            }
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+                sqlx::query(sql).fetch_optional(&mut conn).await?.map(|r| r.try_get(0)).transpose()
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some(schema) = self.schema.take() else { return };

@@ -46,7 +46,11 @@ pub fn home() -> Address {
 pub async fn start(host: &TestHost, input: OrderInput) -> OrderHandle {
     let id = input.order_id.clone();
     host.client
-        .start_workflow(OrderWorkflow::run, input, WorkflowStartOptions::new(host.orders_queue(), id).build())
+        .start_workflow(
+            OrderWorkflow::run,
+            to_raw(Some(&input)),
+            WorkflowStartOptions::new(host.orders_queue(), id).build(),
+        )
         .await
         .expect("starting the order")
 }

@@ -178,7 +178,7 @@ async fn approval_after_the_timeout_and_cancel_after_dispatch_are_refused() {
     let (_host, api) = api_host(&db, spec).await;
 
     let timed_out = order_id("late");
-    let body = r#"{"payment_id":"p","options":{"approval_timeout_ms":200}}"#;
+    let body = r#"{"payment_id":"p","options":{"approval_timeout_ms":1000}}"#;
     assert_eq!(api.post_json(&format!("/orders/{timed_out}/start"), body).await.status, 202);
     api.wait_for_state(&timed_out, "cancelled", WITHIN).await;
     let late = api.post_empty(&format!("/orders/{timed_out}/signals/approve")).await;

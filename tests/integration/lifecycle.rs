@@ -151,7 +151,7 @@ both_backends!(cancel_after_dispatch_is_rejected, |db: TestDb| async move {
 both_backends!(approval_timeout_cancels_by_default, |db: TestDb| async move {
     let host = TestHost::start(&db, HostSpec::default()).await;
     let mut input = sample_input(&order_id("timeout-cancel"));
-    input.options = OrderOptions { approval_timeout_ms: Some(300), ..OrderOptions::default() };
+    input.options = OrderOptions { approval_timeout_ms: Some(1_000), ..OrderOptions::default() };
     let handle = orders::start(&host, input).await;
     let doc = orders::wait_for(&handle, OrderState::Cancelled, SHIPPED_WITHIN).await;
     assert!(doc.approval.deadline.is_some());
@@ -166,7 +166,7 @@ both_backends!(approval_timeout_can_approve, |db: TestDb| async move {
     let host = TestHost::start(&db, HostSpec::default()).await;
     let mut input = sample_input(&order_id("timeout-approve"));
     input.options = OrderOptions {
-        approval_timeout_ms: Some(300),
+        approval_timeout_ms: Some(1_000),
         approval_timeout_action: Some(TimeoutAction::Approve),
         ..OrderOptions::default()
     };
@@ -300,7 +300,7 @@ both_backends!(duplicate_start_is_refused, |db: TestDb| async move {
         .client
         .start_workflow(
             order_host::workflows::OrderWorkflow::run,
-            input,
+            order_host::workflows::messages::to_raw(Some(&input)),
             temporalio_client::WorkflowStartOptions::new(host.orders_queue(), handle.info().workflow_id.clone())
                 .build(),
         )

@@ -1,6 +1,7 @@
 //! order-host's integration tests: one binary, a module per area. Every test gets its own database (SQLite file or
 //! PostgreSQL schema), task queues and ids, so they run in parallel against one Temporal dev server.
 
+mod adversarial;
 mod api;
 mod lifecycle;
 mod process;

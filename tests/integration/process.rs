@@ -7,6 +7,7 @@ use std::time::Duration;
 use order_host::domain::OrderState;
 use order_host::plugins::Slot;
 use order_host::workflows::OrderWorkflow;
+use order_host::workflows::messages::to_raw;
 use order_host_tests::db::TestDb;
 use order_host_tests::orders::{self, OrderHandle, order_id, sample_input};
 use order_host_tests::{paths, temporal};
@@ -50,7 +51,7 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
         let queue = orders_queue.clone();
         async move {
             let options = WorkflowStartOptions::new(queue, id.clone()).build();
-            client.start_workflow(OrderWorkflow::run, sample_input(&id), options).await.expect("start")
+            client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.expect("start")
         }
     };
     let shipped_id = order_id("logged");

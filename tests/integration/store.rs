@@ -10,6 +10,7 @@ fn new_order(id: &str) -> NewOrder {
     NewOrder {
         order_id: id.to_owned(),
         payment_id: format!("pay-{id}"),
+        run_id: "run-1".into(),
         items: vec![Item { sku: "SKU-001".into(), quantity: 2, unit_price_cents: 1500 }],
         address: Address {
             street: "1 Main St".into(),
@@ -23,15 +24,69 @@ fn new_order(id: &str) -> NewOrder {
 both_backends!(orders_are_keyed_by_id, |db: TestDb| async move {
     let store = &db.store;
     assert!(store.insert_order(&new_order("o-1")).await.unwrap());
-    let mut again = new_order("o-1");
-    again.payment_id = "other".into();
-    assert!(!store.insert_order(&again).await.unwrap(), "second insert is a no-op");
+    assert!(!store.insert_order(&new_order("o-1")).await.unwrap(), "the same run receiving again is a no-op");
     let row = store.get_order("o-1").await.unwrap().unwrap();
-    assert_eq!(row.payment_id, "pay-o-1", "the first order is kept");
+    assert_eq!(row.payment_id, "pay-o-1");
+    assert_eq!(row.run_id.as_deref(), Some("run-1"));
     assert_eq!(row.state, OrderState::Received);
     assert_eq!(row.items[0].quantity, 2);
     assert!(store.get_order("nope").await.unwrap().is_none());
     store.migrate().await.expect("migrating twice is a no-op");
+});
+
+both_backends!(an_order_belongs_to_the_run_that_received_it, |db: TestDb| async move {
+    let store = &db.store;
+    store.insert_order(&new_order("o-1")).await.unwrap();
+    store
+        .transition("o-1", &Transition { seq: 5, state: Some(OrderState::Shipped), ..Transition::default() })
+        .await
+        .unwrap();
+
+    // Another run under the same id (the `temporal` CLI reuses finished ids) is refused and changes nothing.
+    let mut reused = new_order("o-1");
+    reused.run_id = "run-2".into();
+    let err = store.insert_order(&reused).await.expect_err("another run's order");
+    assert!(!err.is_transient(), "a conflict is final: {err}");
+    assert!(err.to_string().contains("belongs to workflow run run-1"), "{err}");
+    reused.payment_id = "pay-other".into();
+    assert!(store.insert_order(&reused).await.is_err(), "with another payment id too");
+    let row = store.get_order("o-1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.payment_id.as_str(), row.run_id.as_deref()),
+        (OrderState::Shipped, "pay-o-1", Some("run-1"))
+    );
+
+    // One order per payment id.
+    let mut second = new_order("o-2");
+    second.payment_id = "pay-o-1".into();
+    second.run_id = "run-3".into();
+    let err = store.insert_order(&second).await.expect_err("a payment id serves one order");
+    assert!(err.to_string().contains("payment id pay-o-1 is already used by order o-1"), "{err}");
+    assert!(store.get_order("o-2").await.unwrap().is_none(), "nothing was written");
+});
+
+both_backends!(the_seeds_queries_run_unchanged, |db: TestDb| async move {
+    let store = &db.store;
+    store.insert_order(&new_order("o-1")).await.unwrap();
+    store.begin_payment("pay-o-1", "o-1", 4200).await.unwrap();
+    store
+        .append_event(&NewEvent { details: Some(serde_json::json!({"k": 1})), ..NewEvent::new("o-1", "state") })
+        .await
+        .unwrap();
+    let seed_queries = [
+        ("SELECT id, state, address_json, items_json, created_at, updated_at FROM orders", 6),
+        ("SELECT payment_id, order_id, status, amount, created_at, updated_at FROM payments", 6),
+        ("SELECT id, order_id, event_type, payload_json, timestamp FROM events ORDER BY timestamp", 5),
+        ("SELECT o.id, p.amount FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.state = 'received'", 2),
+    ];
+    for (sql, columns) in seed_queries {
+        let rows = db.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!((rows.count, rows.columns.len()), (1, columns), "{sql}: {rows:?}");
+    }
+    let dollars = db.text("SELECT CAST(amount AS TEXT) FROM payments WHERE payment_id = 'pay-o-1'").await.unwrap();
+    assert!(matches!(dollars.as_deref(), Some("42.00" | "42.0")), "amount is in dollars: {dollars:?}");
+    let payload = db.text("SELECT CAST(payload_json AS TEXT) FROM events").await.unwrap().unwrap();
+    assert!(payload.contains("\"k\""), "{payload}");
 });
 
 both_backends!(transitions_never_go_backwards, |db: TestDb| async move {

@@ -38,12 +38,16 @@ pub struct OrderDefaults {
 }
 
 impl OrderDefaults {
-    /// These defaults overridden by an order's own options.
+    /// These defaults overridden by an order's own options (checked by the caller), each held to the longest
+    /// and largest an order may have whatever the configuration says.
     pub fn settle(&self, options: &OrderOptions) -> OrderSettings {
+        let approval_timeout = options.approval_timeout().unwrap_or(self.approval_timeout);
+        let approval_timeout_ms = u64::try_from(approval_timeout.as_millis()).unwrap_or(u64::MAX);
+        let attempts = options.max_shipping_attempts.unwrap_or(self.max_shipping_attempts);
         OrderSettings {
-            approval_timeout_ms: options.approval_timeout().unwrap_or(self.approval_timeout).as_millis() as u64,
+            approval_timeout_ms: approval_timeout_ms.min(OrderOptions::MAX_APPROVAL_TIMEOUT_MS),
             approval_timeout_action: options.approval_timeout_action.unwrap_or(self.approval_timeout_action),
-            max_shipping_attempts: options.max_shipping_attempts.unwrap_or(self.max_shipping_attempts).max(1),
+            max_shipping_attempts: attempts.clamp(1, OrderOptions::MAX_SHIPPING_ATTEMPTS),
             shipping_task_queue: self.shipping_task_queue.clone(),
             activity_timeout_ms: self.activity_timeout.as_millis() as u64,
         }

@@ -11,9 +11,9 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use super::ActivityDeps;
 use super::attempt::AttemptError;
 use super::payloads::{
-    ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
+    ChargeInput, Charged, ReceiveInput, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
 };
-use crate::domain::{Activity, OrderId, OrderInput, OrderState, PaymentId, PaymentState};
+use crate::domain::{Activity, OrderId, OrderState, PaymentId, PaymentState};
 use crate::plugins::convert;
 use crate::plugins::{PluginError, Slot, wit};
 use crate::store::{NewEvent, NewOrder, Transition};
@@ -37,15 +37,19 @@ impl OrderActivities {
     pub async fn receive_order(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: OrderInput,
+        input: ReceiveInput,
     ) -> Result<Received, ActivityError> {
+        let ReceiveInput { order: input, owner_run_id } = input;
         let attempt = self.deps.attempt(&ctx, Activity::ReceiveOrder, &input.order_id).await?;
         let number = attempt.number;
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+        let run_id = owner_run_id.or_else(|| ctx.info().workflow_run_id.clone()).unwrap_or_default();
         let result = async {
             // The REST API parsed these already; an order started with the `temporal` CLI is parsed here, once.
             OrderId::parse(&input.order_id).map_err(|e| AttemptError::Invalid(e.to_string()))?;
             PaymentId::parse(&input.payment_id).map_err(|e| AttemptError::Invalid(e.to_string()))?;
+            // The REST API checked these too; whoever starts a workflow by other means is held to the same ranges.
+            input.options.check().map_err(|e| AttemptError::Invalid(e.to_string()))?;
             if input.order_id != workflow_id {
                 return Err(AttemptError::Invalid(format!(
                     "order_id {:?} must equal the workflow id {workflow_id:?}",
@@ -58,6 +62,7 @@ impl OrderActivities {
                 .insert_order(&NewOrder {
                     order_id: input.order_id.clone(),
                     payment_id: input.payment_id.clone(),
+                    run_id,
                     items: input.items.clone(),
                     address: input.address.clone(),
                 })
@@ -195,8 +200,10 @@ impl OrderActivities {
         let payment = match store.get_payment(&input.payment_id).await {
             Ok(Some(p)) => p,
             Ok(None) => {
-                let err = AttemptError::Invalid(format!("payment {} does not exist", input.payment_id));
-                return attempt.finish(Err(err), None).await;
+                // The charge never got as far as recording its payment, and it calls the plugin only after that:
+                // nothing was taken.
+                let result = Ok(Refunded { refund_id: String::new(), plugin: None, attempt: number });
+                return attempt.finish(result, Some(serde_json::json!({ "never_charged": true }))).await;
             }
             Err(e) => return attempt.finish(Err(e.into()), None).await,
         };
@@ -205,7 +212,8 @@ impl OrderActivities {
                 Ok(Refunded { refund_id: payment.refund_id.unwrap_or_default(), plugin: None, attempt: number });
             return attempt.finish(result, Some(serde_json::json!({ "reused_refund": true }))).await;
         }
-        if payment.status != PaymentState::Charged {
+        // `pending`: a charge was attempted and its outcome is unknown; the processor, keyed by the payment id, knows.
+        if !matches!(payment.status, PaymentState::Charged | PaymentState::Pending) {
             let err = AttemptError::Invalid(format!(
                 "payment {} is {}: nothing to refund",
                 input.payment_id,
@@ -251,6 +259,13 @@ impl OrderActivities {
             ..Transition::default()
         };
         let store = &self.deps.store;
+        if let Some(attention) = &input.attention {
+            // Before the state: a retried write then finds the state applied and would not come back here. A retry
+            // may repeat the event; readers count orders, not events.
+            tracing::error!(order_id = %input.order_id, %attention, "order needs attention");
+            let event = NewEvent { message: Some(attention.clone()), ..NewEvent::new(&input.order_id, "attention") };
+            store.append_event(&event).await?;
+        }
         let applied = store.transition(&input.order_id, &transition).await?;
         if applied {
             store

@@ -30,6 +30,8 @@ pub enum Command {
     },
     /// Apply the database migrations to `DATABASE_URL` and exit.
     Migrate,
+    /// Check the money and lifecycle invariants over the database and Temporal; exit 1 on any violation.
+    Audit,
     /// Inspect and check plugin components.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),

@@ -17,8 +17,8 @@ mod status;
 pub use activity::{Activity, Queue};
 pub use lifecycle::{Command, Decision, End, Lifecycle, Next, Refusal};
 pub use order::{
-    Address, AddressError, Item, OrderId, OrderIdError, OrderInput, OrderOptions, PaymentId, PaymentIdError,
-    TimeoutAction, shipping_workflow_id,
+    Address, AddressError, Item, OptionsError, OrderId, OrderIdError, OrderInput, OrderOptions, PaymentId,
+    PaymentIdError, TimeoutAction, shipping_workflow_id,
 };
 pub use payloads::OrderSettings;
 pub use state::OrderState;

@@ -125,7 +125,7 @@ pub struct Item {
 }
 
 /// A US postal address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Address {
     pub street: String,
     pub city: String,
@@ -202,9 +202,46 @@ pub struct OrderOptions {
 }
 
 impl OrderOptions {
+    /// Shortest per-order approval timeout: anything shorter lets the timeout, not a person, decide.
+    pub const MIN_APPROVAL_TIMEOUT_MS: u64 = 1_000;
+    /// Longest per-order approval timeout (7 days).
+    pub const MAX_APPROVAL_TIMEOUT_MS: u64 = 7 * 24 * 3_600 * 1_000;
+    /// Most shipping workflows one order may try.
+    pub const MAX_SHIPPING_ATTEMPTS: u32 = 10;
+
     pub fn approval_timeout(&self) -> Option<Duration> {
         self.approval_timeout_ms.map(Duration::from_millis)
     }
+
+    /// Checks every option is within its allowed range; the error names each one that is not, with the range.
+    pub fn check(&self) -> Result<(), OptionsError> {
+        let mut problems = Vec::new();
+        if let Some(ms) = self.approval_timeout_ms
+            && !(Self::MIN_APPROVAL_TIMEOUT_MS..=Self::MAX_APPROVAL_TIMEOUT_MS).contains(&ms)
+        {
+            problems.push(format!(
+                "options.approval_timeout_ms {ms} must be between {} (1 s) and {} (7 days)",
+                Self::MIN_APPROVAL_TIMEOUT_MS,
+                Self::MAX_APPROVAL_TIMEOUT_MS
+            ));
+        }
+        if let Some(n) = self.max_shipping_attempts
+            && !(1..=Self::MAX_SHIPPING_ATTEMPTS).contains(&n)
+        {
+            problems.push(format!(
+                "options.max_shipping_attempts {n} must be between 1 and {}",
+                Self::MAX_SHIPPING_ATTEMPTS
+            ));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(OptionsError { problems }) }
+    }
+}
+
+/// Per-order options out of their allowed ranges.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", problems.join("; "))]
+pub struct OptionsError {
+    pub problems: Vec<String>,
 }
 
 /// The input of `OrderWorkflow`, as JSON:
@@ -245,6 +282,23 @@ mod tests {
         assert_eq!(OrderId::parse("order-1-shipping-2"), Err(OrderIdError::Reserved));
         assert!(OrderId::parse("order-1-shipping-x").is_ok());
         assert_eq!(OrderId::parse("o-1").unwrap().shipping_workflow_id(3), "o-1-shipping-3");
+    }
+
+    #[test]
+    fn options_are_bounded() {
+        let ok =
+            OrderOptions { approval_timeout_ms: Some(1_000), max_shipping_attempts: Some(10), ..Default::default() };
+        assert_eq!(ok.check(), Ok(()));
+        assert_eq!(OrderOptions::default().check(), Ok(()));
+        for bad in [
+            OrderOptions { approval_timeout_ms: Some(1), ..Default::default() },
+            OrderOptions { approval_timeout_ms: Some(300_000_000_000_000), ..Default::default() },
+            OrderOptions { max_shipping_attempts: Some(0), ..Default::default() },
+            OrderOptions { max_shipping_attempts: Some(u32::MAX), ..Default::default() },
+        ] {
+            let err = bad.check().unwrap_err();
+            assert!(err.to_string().contains("must be between"), "{err}");
+        }
     }
 
     #[test]

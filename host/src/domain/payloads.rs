@@ -20,6 +20,18 @@ pub struct OrderSettings {
     pub activity_timeout_ms: u64,
 }
 
+/// `receive_order`'s input: the workflow's input and the run that owns the order. The owner is the first run of
+/// the workflow's chain, so a reset keeps it and a new start under the same id does not; it is set by the workflow,
+/// never by whoever started it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveInput {
+    #[serde(flatten)]
+    pub order: OrderInput,
+    /// Absent in inputs scheduled before owners existed: the activity's own run is used then.
+    #[serde(default)]
+    pub owner_run_id: Option<String>,
+}
+
 /// `receive_order`'s result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Received {
@@ -158,6 +170,9 @@ pub struct RecordStateInput {
     pub message: Option<String>,
     /// The order's current address (updates between state changes reach the table with the next one).
     pub address: Option<Address>,
+    /// Something a person must look at (a refund that could not be made): recorded as an `attention` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
 }
 
 /// `cancel_order`'s optional payload.

@@ -30,6 +30,9 @@ pub struct StatusDocument {
     /// Commands that were recorded but had no effect (e.g. a cancel after dispatch sent as a signal).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Set when a person must act: a refund that could not be made, a parcel whose dispatch is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
 }
 
 /// The payment's state.

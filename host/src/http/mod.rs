@@ -3,8 +3,11 @@
 //! Commands reach workflows as updates so callers learn the outcome; every error is `{"error","message"}` JSON and a
 //! client's mistake never yields a 5xx.
 
+mod address;
+mod auth;
 pub mod error;
 mod extract;
+mod listing;
 mod ops;
 pub mod orders;
 mod plugins;
@@ -28,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::store::Store;
 use crate::workflows::OrderWorkflow;
+pub use auth::{Access, Role};
 use error::ApiError;
 
 /// What handlers share.
@@ -44,7 +48,8 @@ pub struct StateInner {
     pub orders_queue: String,
     pub plugins_dir: PathBuf,
     pub data_dir: PathBuf,
-    pub admin_token: Option<String>,
+    /// Who may call what (`CLIENT_TOKENS`, `OPERATOR_TOKENS`, `ADMIN_TOKENS`).
+    pub access: Access,
     /// How long to wait for Temporal or a worker before answering 503.
     pub command_timeout: Duration,
 }
@@ -86,38 +91,46 @@ impl AppState {
 #[openapi(
     info(title = "order-host", description = "Orders on Temporal, business logic in WebAssembly plugins"),
     paths(
-        orders::start, orders::approve, orders::cancel, orders::update_address, orders::status, orders::list,
-        orders::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, ops::healthz, ops::readyz,
+        orders::start, orders::approve, orders::cancel, orders::update_address, orders::status, listing::list,
+        listing::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,
     ),
-    modifiers(&AdminToken),
+    modifiers(&BearerRoles),
     tags((name = "orders"), (name = "plugins"), (name = "operations"))
 )]
 pub struct ApiDoc;
 
-struct AdminToken;
+/// One bearer scheme per role, so each route names the role it needs.
+struct BearerRoles;
 
-impl utoipa::Modify for AdminToken {
+impl utoipa::Modify for BearerRoles {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        for (role, tokens) in [
+            ("client", "CLIENT_TOKENS (open while unset)"),
+            ("operator", "OPERATOR_TOKENS (while unset: what the client role asks)"),
+            ("admin", "ADMIN_TOKENS or ADMIN_TOKEN (administration is off while unset)"),
+        ] {
+            let scheme = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(format!("A token of the {role} role or higher: {tokens}")))
+                .build();
+            components.add_security_scheme(role, SecurityScheme::Http(scheme));
+        }
     }
 }
 
 /// Every route, with JSON answers for unknown routes and wrong methods, and request metrics.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/orders", get(orders::list))
+        .route("/orders", get(listing::list))
         .route("/orders/{id}/start", post(orders::start))
         .route("/orders/{id}/signals/approve", post(orders::approve))
         .route("/orders/{id}/signals/cancel", post(orders::cancel))
         .route("/orders/{id}/signals/update-address", post(orders::update_address))
         .route("/orders/{id}/status", get(orders::status))
-        .route("/orders/{id}/events", get(orders::events))
+        .route("/orders/{id}/events", get(listing::events))
         .route("/plugins", get(plugins::list))
         .route("/plugins/{slot}", get(plugins::get).put(plugins::upload))
         .route("/plugins/{slot}/rollback", post(plugins::rollback))

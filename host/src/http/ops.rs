@@ -72,7 +72,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             Vec::new()
         }
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&by_state))
+    let mut text = state.metrics.render(&by_state);
+    match state.store.needing_attention(100_000).await {
+        Ok(orders) => {
+            use std::fmt::Write as _;
+            let _ = writeln!(text, "# HELP order_host_orders_needing_attention Orders a person must look at.");
+            let _ = writeln!(text, "# TYPE order_host_orders_needing_attention gauge");
+            let _ = writeln!(text, "order_host_orders_needing_attention {}", orders.len());
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count orders needing attention for /metrics"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// This API's OpenAPI document.

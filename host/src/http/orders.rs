@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::{WorkflowStartError, WorkflowUpdateError};
@@ -11,12 +11,13 @@ use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy, Wor
 use temporalio_common::data_converters::RawValue;
 
 use super::AppState;
+use super::auth::{Caller, ClientRole, OperatorRole, Role};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, OptionalJson, OrderPath};
 use crate::domain::payloads::{CancelRequest, CommandOutcome};
 use crate::domain::{Address, Item, OrderId, OrderInput, OrderOptions, OrderState, PaymentId, StatusDocument, sample};
 use crate::status::{StatusError, StatusReader};
-use crate::store::{EventRow, NewEvent, OrderFilter, OrderRow};
+use crate::store::NewEvent;
 use crate::workflows::OrderWorkflow;
 use crate::workflows::messages::to_raw;
 
@@ -45,18 +46,28 @@ pub struct StartResponse {
 #[utoipa::path(post, path = "/orders/{id}/start", tag = "orders",
     params(("id" = String, Path, description = "Order id, also the workflow id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = StartRequest,
+    security(("client" = [])),
     responses(
         (status = 202, description = "Started", body = StartResponse),
         (status = 400, description = "Malformed JSON or bad id", body = ErrorBody),
-        (status = 409, description = "An order with this id exists", body = ErrorBody),
-        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the client role, or options without the operator role", body = ErrorBody),
+        (status = 409, description = "An order with this id exists, or existed", body = ErrorBody),
+        (status = 422, description = "Invalid body, or options out of range", body = ErrorBody),
         (status = 503, description = "Temporal unreachable", body = ErrorBody),
     ))]
 pub async fn start(
+    caller: Caller,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
     JsonBody(request): JsonBody<StartRequest>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
+    caller.require(Role::Client)?;
+    if let Some(options) = &request.options {
+        // Options decide how long an order waits for a person and whether the wait's end approves it.
+        caller.require(Role::Operator)?;
+        options.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    }
     let payment_id = PaymentId::parse(&request.payment_id).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let address = match request.address {
         Some(a) => Address::parse(&a).map_err(|e| ApiError::unprocessable(e.to_string()))?,
@@ -69,13 +80,19 @@ pub async fn start(
         address,
         options: request.options.unwrap_or_default(),
     };
+    // An order id is used once, ever: Temporal forgets finished runs after its retention, the orders table does not.
+    if let Some(row) = state.store.get_order(id.as_str()).await? {
+        return Err(ApiError::conflict(format!("order {id} already exists ({}); an order id is used once", row.state)));
+    }
     let options = WorkflowStartOptions::new(state.orders_queue.clone(), id.to_string())
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .build();
-    let started =
-        tokio::time::timeout(state.command_timeout, state.client.start_workflow(OrderWorkflow::run, input, options))
-            .await
-            .map_err(|_| ApiError::unavailable("Temporal did not answer the start in time"))?;
+    let started = tokio::time::timeout(
+        state.command_timeout,
+        state.client.start_workflow(OrderWorkflow::run, to_raw(Some(&input)), options),
+    )
+    .await
+    .map_err(|_| ApiError::unavailable("Temporal did not answer the start in time"))?;
     let handle = match started {
         Ok(handle) => handle,
         Err(WorkflowStartError::AlreadyStarted { .. }) => {
@@ -100,13 +117,17 @@ pub async fn start(
 /// Approves an order (no body needed).
 #[utoipa::path(post, path = "/orders/{id}/signals/approve", tag = "orders",
     params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    security(("operator" = [])),
     responses(
         (status = 200, description = "Accepted; the order's state", body = CommandOutcomeSchema),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the operator role", body = ErrorBody),
         (status = 404, description = "Unknown order", body = ErrorBody),
         (status = 409, description = "Not awaiting approval", body = ErrorBody),
         (status = 503, description = "No worker answered in time", body = ErrorBody),
     ))]
 pub async fn approve(
+    _: OperatorRole,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
 ) -> Result<Json<CommandOutcome>, ApiError> {
@@ -117,14 +138,18 @@ pub async fn approve(
 #[utoipa::path(post, path = "/orders/{id}/signals/cancel", tag = "orders",
     params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body(content = Option<CancelBody>, description = "Optional reason"),
+    security(("client" = [])),
     responses(
         (status = 200, description = "Accepted", body = CommandOutcomeSchema),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the client role", body = ErrorBody),
         (status = 404, description = "Unknown order", body = ErrorBody),
         (status = 409, description = "Already dispatched or finished", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ErrorBody),
         (status = 503, description = "No worker answered in time", body = ErrorBody),
     ))]
 pub async fn cancel(
+    _: ClientRole,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
     OptionalJson(body): OptionalJson<CancelBody>,
@@ -144,20 +169,25 @@ pub struct CancelBody {
 #[utoipa::path(post, path = "/orders/{id}/signals/update-address", tag = "orders",
     params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = Address,
+    security(("client" = [])),
     responses(
         (status = 200, description = "Accepted", body = CommandOutcomeSchema),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the client role", body = ErrorBody),
         (status = 404, description = "Unknown order", body = ErrorBody),
         (status = 409, description = "Already dispatched or finished", body = ErrorBody),
         (status = 422, description = "Invalid address", body = ErrorBody),
         (status = 503, description = "No worker answered in time", body = ErrorBody),
     ))]
 pub async fn update_address(
+    _: ClientRole,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
     JsonBody(raw): JsonBody<AddressBody>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
     let address = Address { street: raw.street, city: raw.city, state: raw.state, zip_code: raw.zip_code };
     let address = Address::parse(&address).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let address = super::address::validated(&state, &id, address).await?;
     command(&state, &id, Command::UpdateAddress, to_raw(Some(&address))).await
 }
 
@@ -267,11 +297,18 @@ fn temporal_unavailable(e: &dyn std::fmt::Display) -> ApiError {
 /// failure) and the events table, merged.
 #[utoipa::path(get, path = "/orders/{id}/status", tag = "orders",
     params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    security(("client" = [])),
     responses(
         (status = 200, description = "The status document", body = StatusDocument),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the client role", body = ErrorBody),
         (status = 404, description = "Unknown order", body = ErrorBody),
     ))]
-pub async fn status(State(state): State<AppState>, OrderPath(id): OrderPath) -> Result<Json<StatusDocument>, ApiError> {
+pub async fn status(
+    _: ClientRole,
+    State(state): State<AppState>,
+    OrderPath(id): OrderPath,
+) -> Result<Json<StatusDocument>, ApiError> {
     let reader =
         StatusReader { client: state.client.clone(), store: state.store.clone(), timeout: state.command_timeout };
     match reader.order_status(&id).await {
@@ -280,74 +317,6 @@ pub async fn status(State(state): State<AppState>, OrderPath(id): OrderPath) -> 
         Err(StatusError::Unavailable(why)) => Err(ApiError::unavailable(why)),
         Err(StatusError::Store(e)) => Err(e.into()),
     }
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only orders in this state.
-    pub state: Option<String>,
-    /// Page size, 1–200 (default 50).
-    pub limit: Option<u32>,
-    /// How many to skip.
-    pub offset: Option<u32>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderList {
-    pub orders: Vec<OrderRow>,
-    pub limit: u32,
-    pub offset: u32,
-    /// The offset of the next page, if there may be one.
-    pub next_offset: Option<u32>,
-}
-
-/// Lists orders, newest first.
-#[utoipa::path(get, path = "/orders", tag = "orders", params(ListQuery),
-    responses(
-        (status = 200, description = "A page of orders", body = OrderList),
-        (status = 400, description = "Bad filter or page", body = ErrorBody),
-    ))]
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<OrderList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let filter_state = query
-        .state
-        .as_deref()
-        .map(str::parse::<OrderState>)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 200"));
-    }
-    let offset = query.offset.unwrap_or(0);
-    let orders = state.store.list_orders(&OrderFilter { state: filter_state, limit, offset }).await?;
-    let next_offset = (orders.len() == limit as usize).then_some(offset + limit);
-    Ok(Json(OrderList { orders, limit, offset, next_offset }))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventList {
-    pub order_id: String,
-    pub events: Vec<EventRow>,
-}
-
-/// An order's events, oldest first: every activity attempt, state change and command.
-#[utoipa::path(get, path = "/orders/{id}/events", tag = "orders",
-    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
-    responses(
-        (status = 200, description = "The events", body = EventList),
-        (status = 404, description = "Unknown order", body = ErrorBody),
-    ))]
-pub async fn events(State(state): State<AppState>, OrderPath(id): OrderPath) -> Result<Json<EventList>, ApiError> {
-    let events = state.store.events(id.as_str(), 10_000).await?;
-    if events.is_empty() && state.store.get_order(id.as_str()).await?.is_none() && !state.workflow_exists(&id).await {
-        return Err(ApiError::not_found(format!("no order {id}")));
-    }
-    Ok(Json(EventList { order_id: id.to_string(), events }))
 }
 
 /// How long the REST API waits for Temporal or a worker before answering 503.

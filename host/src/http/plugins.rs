@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use super::AppState;
+use super::auth::{AdminRole, OperatorRole, Role};
 use super::error::{ApiError, ErrorBody};
 use super::extract::read_body;
 use crate::plugins::{LoadError, PluginMeta, Slot, SlotStatus};
@@ -116,8 +116,13 @@ fn parse_slot(slot: &str) -> Result<Slot, ApiError> {
 }
 
 /// Every slot.
-#[utoipa::path(get, path = "/plugins", tag = "plugins", responses((status = 200, description = "All slots", body = PluginList)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+#[utoipa::path(get, path = "/plugins", tag = "plugins", security(("operator" = [])),
+    responses(
+        (status = 200, description = "All slots", body = PluginList),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the operator role", body = ErrorBody),
+    ))]
+pub async fn list(_: OperatorRole, State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
     let mut slots = Vec::new();
     for slot in Slot::ALL {
         slots.push(slot_view(&state, state.registry.status(slot)).await?);
@@ -128,11 +133,18 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, Api
 /// One slot.
 #[utoipa::path(get, path = "/plugins/{slot}", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
+    security(("operator" = [])),
     responses(
         (status = 200, description = "The slot", body = SlotView),
+        (status = 401, description = "A token is needed", body = ErrorBody),
+        (status = 403, description = "A token below the operator role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
     ))]
-pub async fn get(State(state): State<AppState>, UrlPath(slot): UrlPath<String>) -> Result<Json<SlotView>, ApiError> {
+pub async fn get(
+    _: OperatorRole,
+    State(state): State<AppState>,
+    UrlPath(slot): UrlPath<String>,
+) -> Result<Json<SlotView>, ApiError> {
     let slot = parse_slot(&slot)?;
     Ok(Json(slot_view(&state, state.registry.status(slot)).await?))
 }
@@ -142,11 +154,12 @@ pub async fn get(State(state): State<AppState>, UrlPath(slot): UrlPath<String>) 
 #[utoipa::path(put, path = "/plugins/{slot}", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component bytes"),
-    security(("admin_token" = [])),
+    security(("admin" = [])),
     responses(
         (status = 200, description = "The new active version", body = PluginView),
         (status = 400, description = "Not a component, or not of the slot's world", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token, or uploads disabled", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token, or uploads disabled", body = ErrorBody),
+        (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
     ))]
@@ -179,19 +192,19 @@ pub async fn upload(
 /// Re-activates the slot's previous version.
 #[utoipa::path(post, path = "/plugins/{slot}/rollback", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
-    security(("admin_token" = [])),
+    security(("admin" = [])),
     responses(
         (status = 200, description = "The version now active", body = PluginView),
-        (status = 401, description = "Missing or wrong admin token, or administration disabled", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token, or administration disabled", body = ErrorBody),
+        (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
         (status = 409, description = "No earlier version", body = ErrorBody),
     ))]
 pub async fn rollback(
+    _: AdminRole,
     State(state): State<AppState>,
     UrlPath(slot): UrlPath<String>,
-    headers: HeaderMap,
 ) -> Result<Json<PluginView>, ApiError> {
-    authorize(&state, &headers)?;
     let slot = parse_slot(&slot)?;
     let meta = state.registry.rollback(slot).map_err(|e| ApiError::conflict(e.to_string()))?;
     if let Some(plugin) = state.registry.active(slot) {
@@ -225,20 +238,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// `Authorization: Bearer <ADMIN_TOKEN>`; without a configured token, administration is off.
+/// The admin role, from `Authorization: Bearer <token>`.
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &state.admin_token else {
-        return Err(ApiError::unauthorized("plugin administration is disabled: the host has no ADMIN_TOKEN"));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <admin token>"))?;
-    // Compare digests so the time taken does not depend on where the strings differ.
-    if Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized("wrong admin token"))
-    }
+    let header = headers.get(axum::http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+    state.access.caller(header)?.require(Role::Admin)
 }

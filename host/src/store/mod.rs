@@ -7,6 +7,7 @@
 
 mod migrations;
 pub mod postgres;
+mod reads;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -50,6 +51,8 @@ impl StoreError {
 pub struct NewOrder {
     pub order_id: String,
     pub payment_id: String,
+    /// The workflow run receiving it: from now on the only run whose writes reach the row.
+    pub run_id: String,
     pub items: Vec<Item>,
     pub address: Address,
 }
@@ -59,6 +62,8 @@ pub struct NewOrder {
 pub struct OrderRow {
     pub order_id: String,
     pub payment_id: String,
+    /// The workflow run that owns the order (absent on orders recorded before runs were).
+    pub run_id: Option<String>,
     pub state: OrderState,
     pub step: Option<String>,
     pub items: Vec<Item>,
@@ -170,7 +175,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Records a new order in state `received`; returns `false` (and changes nothing) if it already exists.
+    /// Records a new order in state `received`, owned by `order.run_id`; returns `false` (and changes nothing) if
+    /// this run recorded it already. An order id owned by another run, or a payment id another order uses, is a
+    /// [`StoreError::Conflict`] and leaves every row untouched.
     async fn insert_order(&self, order: &NewOrder) -> Result<bool, StoreError>;
     async fn get_order(&self, order_id: &str) -> Result<Option<OrderRow>, StoreError>;
     /// Newest first.
@@ -207,6 +214,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
     /// An order's events, oldest first.
     async fn events(&self, order_id: &str, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+
+    /// Orders with an `attention` event (something a person must look at), with the latest message; most recent
+    /// first.
+    async fn needing_attention(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every order row with its payments, for the audit: `(order, payments)`, oldest first, a page at a time.
+    async fn audit_page(&self, after: Option<&str>, limit: u32)
+    -> Result<Vec<(OrderRow, Vec<PaymentRow>)>, StoreError>;
 
     async fn record_plugin_version(&self, version: &PluginVersionRow) -> Result<(), StoreError>;
     /// Newest first.

@@ -14,14 +14,14 @@ macro_rules! impl_sql_rows {
                     state = COALESCE($3, state),
                     step = COALESCE($4, step),
                     total_cents = COALESCE($5, total_cents),
-                    items = COALESCE($6, items),
-                    address = COALESCE($7, address),
+                    items_json = COALESCE($6, items_json),
+                    address_json = COALESCE($7, address_json),
                     package_id = COALESCE($8, package_id),
                     carrier = COALESCE($9, carrier),
                     tracking = COALESCE($10, tracking),
                     state_seq = $2,
                     updated_at = $11
-                 WHERE order_id = $1 AND state_seq < $2",
+                 WHERE id = $1 AND state_seq < $2",
             )
             .bind(order_id)
             .bind(i64::from(t.seq))
@@ -43,10 +43,11 @@ macro_rules! impl_sql_rows {
             use sqlx::Row as _;
             let state: String = r.try_get("state")?;
             let total: Option<i64> = r.try_get("total_cents")?;
-            let items: sqlx::types::Json<Vec<$crate::domain::Item>> = r.try_get("items")?;
-            let address: sqlx::types::Json<$crate::domain::Address> = r.try_get("address")?;
+            let items: sqlx::types::Json<Vec<$crate::domain::Item>> = r.try_get("items_json")?;
+            let address: sqlx::types::Json<$crate::domain::Address> = r.try_get("address_json")?;
             Ok($crate::store::OrderRow {
-                order_id: r.try_get("order_id")?,
+                order_id: r.try_get("id")?,
+                run_id: r.try_get("run_id")?,
                 payment_id: r.try_get("payment_id")?,
                 state: parse_state(&state)?,
                 step: r.try_get("step")?,

@@ -19,27 +19,71 @@ macro_rules! impl_sql_store {
 
             async fn insert_order(&self, order: &$crate::store::NewOrder) -> Result<bool, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                // A row written before orders had owners is claimed by the run that receives it again, if nothing
+                // happened to it yet.
+                sqlx::query(
+                    "UPDATE orders SET run_id = $2
+                     WHERE id = $1 AND run_id IS NULL AND payment_id = $3 AND state = 'received'",
+                )
+                .bind(&order.order_id)
+                .bind(&order.run_id)
+                .bind(&order.payment_id)
+                .execute(&mut *tx)
+                .await?;
+                // Conflicts on the order id or on the payment id (one order per payment id) both insert nothing.
                 let done = sqlx::query(
-                    "INSERT INTO orders (order_id, payment_id, state, state_seq, step, items, address, created_at, updated_at)
-                     VALUES ($1, $2, $3, 1, 'receive_order', $4, $5, $6, $6)
-                     ON CONFLICT (order_id) DO NOTHING",
+                    "INSERT INTO orders (id, payment_id, run_id, state, state_seq, step, items_json, address_json,
+                                         created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, 1, 'receive_order', $5, $6, $7, $7)
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(&order.order_id)
                 .bind(&order.payment_id)
+                .bind(&order.run_id)
                 .bind($crate::domain::OrderState::Received.as_str())
                 .bind(sqlx::types::Json(&order.items))
                 .bind(sqlx::types::Json(&order.address))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                let owner: Option<(Option<String>, String)> =
+                    sqlx::query_as("SELECT run_id, payment_id FROM orders WHERE id = $1")
+                        .bind(&order.order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let holder: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM orders WHERE payment_id = $1 AND id <> $2 AND run_id IS NOT NULL")
+                        .bind(&order.payment_id)
+                        .bind(&order.order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                match (owner, holder) {
+                    (Some((Some(run), payment)), _) if run == order.run_id && payment == order.payment_id => {
+                        Ok(done.rows_affected() == 1)
+                    }
+                    (Some((run, _)), _) => Err($crate::store::StoreError::Conflict(format!(
+                        "order {} already exists and belongs to workflow run {}; an order id is used once",
+                        order.order_id,
+                        run.as_deref().unwrap_or("(unknown: recorded before runs were)")
+                    ))),
+                    (None, Some((other,))) => Err($crate::store::StoreError::Conflict(format!(
+                        "payment id {} is already used by order {other}",
+                        order.payment_id
+                    ))),
+                    (None, None) => Err($crate::store::StoreError::Corrupt(format!(
+                        "order {} was neither inserted nor found",
+                        order.order_id
+                    ))),
+                }
             }
 
             async fn get_order(
                 &self,
                 order_id: &str,
             ) -> Result<Option<$crate::store::OrderRow>, $crate::store::StoreError> {
-                let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE order_id = $1"))
+                let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
                     .bind(order_id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -54,7 +98,7 @@ macro_rules! impl_sql_store {
                     "SELECT ",
                     order_columns!(),
                     " FROM orders WHERE ($1 IS NULL OR state = $1)
-                      ORDER BY created_at DESC, order_id DESC LIMIT $2 OFFSET $3"
+                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
                 ))
                 .bind(filter.state.map(|s| s.as_str()))
                 .bind(i64::from(filter.limit))
@@ -151,7 +195,7 @@ macro_rules! impl_sql_store {
                 &self,
                 payment_id: &str,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
-                self.set_payment_status(payment_id, "declined", None, "pending").await
+                self.set_payment_status(payment_id, "declined", "pending").await
             }
 
             async fn refund_payment(
@@ -159,7 +203,19 @@ macro_rules! impl_sql_store {
                 payment_id: &str,
                 refund_id: &str,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
-                self.set_payment_status(payment_id, "refunded", Some(refund_id), "charged").await
+                // From `charged`, or from `pending` when a charge's outcome was unknown and the processor refunded it.
+                sqlx::query(
+                    "UPDATE payments SET status = 'refunded', refund_id = $2, updated_at = $3
+                     WHERE payment_id = $1 AND status IN ('charged', 'pending')",
+                )
+                .bind(payment_id)
+                .bind(refund_id)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                $crate::store::Store::get_payment(self, payment_id)
+                    .await?
+                    .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))
             }
 
             async fn get_payment(
@@ -191,8 +247,8 @@ macro_rules! impl_sql_store {
             async fn append_event(&self, e: &$crate::store::NewEvent) -> Result<i64, $crate::store::StoreError> {
                 let id: i64 = sqlx::Row::try_get(
                     &sqlx::query(
-                        "INSERT INTO events (order_id, kind, activity, attempt, outcome, message, plugin_digest,
-                                             state, details, created_at)
+                        "INSERT INTO events (order_id, event_type, activity, attempt, outcome, message, plugin_digest,
+                                             state, payload_json, \"timestamp\")
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                     )
                     .bind(&e.order_id)
@@ -217,36 +273,19 @@ macro_rules! impl_sql_store {
                 order_id: &str,
                 limit: u32,
             ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, order_id, kind, activity, attempt, outcome, message, plugin_digest, state, details,
-                            created_at
-                     FROM events WHERE order_id = $1 ORDER BY id LIMIT $2",
-                )
-                .bind(order_id)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row as _;
-                        let state: Option<String> = r.try_get("state")?;
-                        let attempt: Option<i32> = r.try_get("attempt")?;
-                        let details: Option<sqlx::types::Json<serde_json::Value>> = r.try_get("details")?;
-                        Ok($crate::store::EventRow {
-                            id: r.try_get("id")?,
-                            order_id: r.try_get("order_id")?,
-                            kind: r.try_get("kind")?,
-                            activity: r.try_get("activity")?,
-                            attempt: attempt.map(|a| a.max(0) as u32),
-                            outcome: r.try_get("outcome")?,
-                            message: r.try_get("message")?,
-                            plugin_digest: r.try_get("plugin_digest")?,
-                            state: state.as_deref().map(parse_state).transpose()?,
-                            details: details.map(|d| d.0),
-                            created_at: r.try_get("created_at")?,
-                        })
-                    })
-                    .collect()
+                read_events(&self.pool, order_id, limit).await
+            }
+
+            async fn needing_attention(&self, limit: u32) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
+                read_needing_attention(&self.pool, limit).await
+            }
+
+            async fn audit_page(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<($crate::store::OrderRow, Vec<$crate::store::PaymentRow>)>, $crate::store::StoreError> {
+                read_audit_page(&self.pool, after, limit).await
             }
 
             async fn record_plugin_version(
@@ -310,20 +349,15 @@ macro_rules! impl_sql_store {
                 &self,
                 payment_id: &str,
                 status: &str,
-                refund_id: Option<&str>,
                 from: &str,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
-                sqlx::query(
-                    "UPDATE payments SET status = $2, refund_id = COALESCE($3, refund_id), updated_at = $4
-                     WHERE payment_id = $1 AND status = $5",
-                )
-                .bind(payment_id)
-                .bind(status)
-                .bind(refund_id)
-                .bind(chrono::Utc::now())
-                .bind(from)
-                .execute(&self.pool)
-                .await?;
+                sqlx::query("UPDATE payments SET status = $2, updated_at = $3 WHERE payment_id = $1 AND status = $4")
+                    .bind(payment_id)
+                    .bind(status)
+                    .bind(chrono::Utc::now())
+                    .bind(from)
+                    .execute(&self.pool)
+                    .await?;
                 $crate::store::Store::get_payment(self, payment_id)
                     .await?
                     .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))
@@ -331,13 +365,14 @@ macro_rules! impl_sql_store {
         }
 
         $crate::store::rows::impl_sql_rows!($db);
+        $crate::store::reads::impl_sql_reads!($db);
     };
 }
 
 macro_rules! order_columns {
     () => {
-        "order_id, payment_id, state, step, items, address, total_cents, package_id, carrier, tracking, created_at, \
-         updated_at"
+        "id, payment_id, run_id, state, step, items_json, address_json, total_cents, package_id, carrier, tracking, \
+         created_at, updated_at"
     };
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::{SignalDefinition, UntypedWorkflow};
 
-use crate::domain::{Address, Command, Refusal};
+use crate::domain::{Address, Command, OrderInput, Refusal};
 
 pub use crate::domain::payloads::{
     CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult,
@@ -39,6 +39,15 @@ impl<T: Serialize + DeserializeOwned + 'static> SignalDefinition for ToParent<T>
 pub const PACKAGE_READY: ToParent<PackageReady> = ToParent { name: "package_ready", input: PhantomData };
 /// Child → parent: this shipment cannot be dispatched.
 pub const DISPATCH_FAILED: ToParent<DispatchFailed> = ToParent { name: "dispatch_failed", input: PhantomData };
+
+/// The workflow's input: an order, or why it is not one (missing, not JSON, the wrong shape). Decoded here, not by
+/// the SDK, so a malformed start from the `temporal` CLI ends its run with the reason instead of failing every
+/// workflow task of it.
+pub fn order_input(raw: &RawValue) -> Result<OrderInput, String> {
+    decode_optional::<OrderInput>(raw)
+        .map_err(|e| format!("the workflow input is not an order: {e}"))?
+        .ok_or_else(|| "the workflow input is missing: start it with an order".to_owned())
+}
 
 /// `approve_order`: any payload (none, `{}`) approves.
 pub fn approve(_raw: &RawValue) -> Command {

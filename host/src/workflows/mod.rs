@@ -15,6 +15,7 @@ mod failure;
 pub mod messages;
 mod options;
 mod order;
+mod patches;
 mod shipping;
 
 pub use order::OrderWorkflow;

@@ -24,8 +24,8 @@ use super::messages::{self, CommandOutcome, DispatchApproval, ShippingInput};
 use super::options;
 use super::shipping::ShippingWorkflow;
 use crate::activities::OrderActivities;
-use crate::domain::payloads::{RecordStateInput, ValidateInput};
-use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, OrderInput, Refusal, StatusDocument};
+use crate::domain::payloads::{ReceiveInput, RecordStateInput, ValidateInput};
+use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, Refusal, StatusDocument};
 
 /// One order: the lifecycle aggregate, nothing else.
 #[workflow]
@@ -38,9 +38,15 @@ type Validation = Result<(), Box<dyn Error + Send + Sync>>;
 
 #[workflow_methods]
 impl OrderWorkflow {
+    /// The input is an order (`{"order_id","payment_id","items","address","options"?}`), decoded here: see
+    /// [`messages::order_input`].
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, order: OrderInput) -> Self {
-        OrderWorkflow { order: Lifecycle::new(order) }
+    pub fn new(ctx: &WorkflowContextView, input: RawValue) -> Self {
+        let order = match messages::order_input(&input) {
+            Ok(order) => Lifecycle::new(order),
+            Err(reason) => Lifecycle::unreadable(ctx.workflow_id(), reason),
+        };
+        OrderWorkflow { order }
     }
 
     #[run]
@@ -50,8 +56,10 @@ impl OrderWorkflow {
             let decision = match next {
                 Next::Finish(end) => return finish(ctx, &end),
                 Next::Receive(order) => {
+                    let owner_run_id = Some(ctx.info().first_execution_run_id().to_owned()).filter(|r| !r.is_empty());
+                    let input = ReceiveInput { order, owner_run_id };
                     let options = options::business(options::RECEIVE_TIMEOUT);
-                    let result = ctx.execute_activity(OrderActivities::receive_order, order, options).await;
+                    let result = ctx.execute_activity(OrderActivities::receive_order, input, options).await;
                     outcome(ctx, Activity::ReceiveOrder, result, Command::Received)
                 }
                 Next::Validate(input) => validate(ctx, input).await,
@@ -307,10 +315,13 @@ async fn ship(ctx: &Ctx, mut input: ShippingInput, workflow_id: String, task_que
             }
             Next::ApproveDispatch { shipment, address } => {
                 apply(ctx, Command::DispatchApprovalSent { shipment });
+                // On a token of its own: a cancel landing now must not stop the go-ahead the child waits for.
+                let signal_options =
+                    SignalWorkflowOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
                 let approval = ctx.external_workflow(workflow_id.clone(), None).signal(
                     ShippingWorkflow::dispatch_approved,
                     DispatchApproval { address },
-                    SignalWorkflowOptions::default(),
+                    signal_options,
                 );
                 if let Err(e) = approval.await {
                     let reason = format!("cannot reach the shipping workflow: {e}");

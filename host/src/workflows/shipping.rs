@@ -3,17 +3,19 @@
 #![allow(missing_debug_implementations)] // the workflow macros generate marker types
 
 use std::collections::BTreeMap;
+use std::pin::pin;
 use std::time::Duration;
 
 use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
-    ActivityExecutionError, ApplicationFailure, SignalWorkflowOptions, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ApplicationFailure, CancellableFuture, SignalWorkflowOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 use super::failure::describe_failure;
 use super::messages::{self, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
-use super::options;
+use super::{options, patches};
 use crate::activities::ShippingActivities;
 use crate::domain::payloads::{DispatchInput, PrepareInput, ShipInput};
 use crate::domain::{Activity, Address};
@@ -58,8 +60,11 @@ impl ShippingWorkflow {
         ctx.external_workflow(input.parent_workflow_id.clone(), None)
             .signal(messages::PACKAGE_READY, ready, SignalWorkflowOptions::default())
             .await?;
-        ctx.wait_condition(|s: &ShippingWorkflow| s.approved_address.is_some()).await?;
-        let address = ctx.state(|s| s.approved_address.clone()).expect("approved");
+        let Some(address) = await_approval(ctx).await? else {
+            let reason =
+                format!("no dispatch approval came within {DISPATCH_APPROVAL_WAIT:?}; the parcel was not sent");
+            return not_dispatched(ctx, &input, reason).await;
+        };
 
         ctx.state_mut(|s| s.step = Activity::DispatchCarrier.name().into());
         let mut order = input.order.clone();
@@ -84,8 +89,10 @@ impl ShippingWorkflow {
             address,
             seq: input.shipped_seq,
         };
-        // The parcel is with the carrier: recording it must not be abandoned.
-        let shipped = ctx.execute_activity(ShippingActivities::ship_order, ship, options::detached(timeout)).await?;
+        // The parcel is with the carrier: recording it is retried until it is done, never abandoned — a failure
+        // here would make the parent dispatch again or refund a parcel on its way.
+        let shipped =
+            ctx.execute_activity(ShippingActivities::ship_order, ship, options::compensation(timeout)).await?;
         count(&mut retries, Activity::ShipOrder, shipped.attempt);
         ctx.state_mut(|s| s.step = "shipped".into());
         Ok(ShippingResult {
@@ -117,6 +124,29 @@ fn count(retries: &mut BTreeMap<String, u32>, activity: Activity, attempt: u32) 
     }
 }
 
+/// How long a packed parcel waits for the parent's go-ahead before the shipment gives up undispatched.
+pub const DISPATCH_APPROVAL_WAIT: Duration = Duration::from_hours(1);
+
+/// Waits for the parent's dispatch approval: the address, or `None` when none came in time. Runs recorded before
+/// the wait was bounded keep waiting without a timer, as they did.
+async fn await_approval(ctx: &Ctx) -> WorkflowResult<Option<Address>> {
+    let approved = |s: &ShippingWorkflow| s.approved_address.is_some();
+    if !ctx.patched(patches::BOUNDED_DISPATCH_WAIT) {
+        ctx.wait_condition(approved).await?;
+        return Ok(ctx.state(|s| s.approved_address.clone()));
+    }
+    let mut timer = pin!(ctx.timer(DISPATCH_APPROVAL_WAIT));
+    let came = select! {
+        _ = ctx.wait_condition(approved) => true,
+        _ = timer.as_mut() => false,
+    };
+    if came {
+        timer.cancel();
+    }
+    // An approval that landed together with the timer still wins.
+    Ok(ctx.state(|s| s.approved_address.clone()))
+}
+
 /// This shipment cannot go: tell the parent (`dispatch_failed`) and end as failed. A cancellation from the parent
 /// ends as cancelled instead.
 async fn give_up(
@@ -129,6 +159,11 @@ async fn give_up(
         return Err(WorkflowTermination::cancelled());
     }
     let reason = format!("{activity}: {}", describe_failure(error.failure()));
+    not_dispatched(ctx, input, reason).await
+}
+
+/// Tells the parent this shipment was not dispatched and ends as failed.
+async fn not_dispatched(ctx: &Ctx, input: &ShippingInput, reason: String) -> WorkflowResult<ShippingResult> {
     let failed = DispatchFailed { shipment: input.shipment, reason: reason.clone() };
     ctx.external_workflow(input.parent_workflow_id.clone(), None)
         .signal(messages::DISPATCH_FAILED, failed, SignalWorkflowOptions::default())

@@ -27,6 +27,7 @@ impl Lifecycle {
             plugins: self.plugins.clone(),
             workflow: WorkflowStatus { workflow_id: workflow_id.into(), run_id: run_id.into(), status: status.into() },
             notes: self.notes.clone(),
+            attention: self.attention.clone(),
         }
     }
 }

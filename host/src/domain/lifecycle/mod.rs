@@ -93,6 +93,13 @@ pub struct Lifecycle {
     server_cancel: Option<String>,
     /// Why each failed shipment failed, by shipment number.
     dispatch_failures: BTreeMap<u32, String>,
+    /// `charge_payment` was scheduled: from then on money may have moved, whatever the activity reported.
+    charge_attempted: bool,
+    /// A shipment failed after its dispatch was approved without saying the dispatch failed: the parcel may be
+    /// with the carrier, so it is neither dispatched again nor refunded.
+    parcel_may_be_out: bool,
+    /// What a person must look at (a refund that could not be made, a parcel whose fate is unknown).
+    attention: Option<String>,
     address_version: u32,
     retries: BTreeMap<String, u32>,
     recent_errors: Vec<RecentError>,
@@ -124,6 +131,9 @@ impl Lifecycle {
             cancel: None,
             server_cancel: None,
             dispatch_failures: BTreeMap::new(),
+            charge_attempted: false,
+            parcel_may_be_out: false,
+            attention: None,
             address_version: 0,
             retries: BTreeMap::new(),
             recent_errors: Vec::new(),
@@ -132,9 +142,28 @@ impl Lifecycle {
         }
     }
 
+    /// A run whose input is not an order: it ends at once, failed, having written nothing.
+    pub fn unreadable(workflow_id: &str, reason: String) -> Lifecycle {
+        let order = OrderInput {
+            order_id: workflow_id.to_owned(),
+            payment_id: String::new(),
+            items: Vec::new(),
+            address: super::Address::default(),
+            options: super::OrderOptions::default(),
+        };
+        let mut lifecycle = Lifecycle::new(order);
+        lifecycle.state = OrderState::Failed;
+        OrderState::Failed.as_str().clone_into(&mut lifecycle.step);
+        lifecycle.stage = Stage::Ended(End::Failed { reason });
+        lifecycle
+    }
+
     /// The first step.
     pub fn start(&self) -> Next {
-        Next::Receive(self.order.clone())
+        match &self.stage {
+            Stage::Ended(end) => Next::Finish(end.clone()),
+            _ => Next::Receive(self.order.clone()),
+        }
     }
 
     /// Whether `command` would be accepted now, and what would follow; changes nothing.

@@ -73,7 +73,11 @@ impl Lifecycle {
                 if shipment != *current {
                     return Err(Refusal::NotCurrentShipment { shipment, current: *current });
                 }
-                *dispatch = Dispatch::Failed;
+                // After the go-ahead the child may be handing the parcel over: the order stays committed (no
+                // cancel, no new address) until the child itself has ended. Anyone can send this signal.
+                if *dispatch != Dispatch::Approved {
+                    *dispatch = Dispatch::Failed;
+                }
                 self.dispatch_failures.insert(shipment, reason);
                 Ok(Decision::next(Next::Continue))
             }
@@ -114,6 +118,13 @@ impl Lifecycle {
                 let Stage::Shipping { shipment: current, .. } = self.stage else { return Err(unexpected(&self.stage)) };
                 if current != shipment {
                     return Err(Refusal::NotCurrentShipment { shipment, current });
+                }
+                let approved = matches!(self.stage, Stage::Shipping { dispatch: Dispatch::Approved, .. });
+                if approved && !self.dispatch_failures.contains_key(&shipment) {
+                    // Nothing said the dispatch failed: it may have happened. Never a second dispatch.
+                    self.parcel_may_be_out = true;
+                    self.record_error(Activity::ShipOrder, shipment, message.clone(), at);
+                    return Ok(self.end(End::Failed { reason: format!("shipment {shipment} failed: {message}") }));
                 }
                 let reason = self.dispatch_failures.get(&shipment).cloned().unwrap_or(message);
                 self.dispatch_failures.insert(shipment, reason.clone());
@@ -199,7 +210,10 @@ impl Lifecycle {
             Command::Refunded(refunded) => {
                 let Stage::Compensating(end) = self.stage.clone() else { return Err(unexpected(&self.stage)) };
                 self.count_retries(Activity::RefundPayment, refunded.attempt);
-                self.payment.status = PaymentState::Refunded;
+                // An empty refund id: no payment was ever recorded, so none was taken and none given back.
+                if !refunded.refund_id.is_empty() {
+                    self.payment.status = PaymentState::Refunded;
+                }
                 if let Some(plugin) = refunded.plugin {
                     self.plugins.insert("payment".into(), plugin);
                 }
@@ -287,6 +301,7 @@ impl Lifecycle {
             step: step.into(),
             message,
             address: Some(self.order.address.clone()),
+            attention: None,
         }
     }
 

@@ -16,7 +16,8 @@ impl Lifecycle {
             return self.approval_settled_then_charge();
         }
         let timeout = Duration::from_millis(self.settings().approval_timeout_ms);
-        let deadline = now.map(|now| humantime::format_rfc3339_seconds(now + timeout).to_string());
+        let deadline =
+            now.and_then(|now| now.checked_add(timeout)).map(|at| humantime::format_rfc3339_seconds(at).to_string());
         self.approval_deadline.clone_from(&deadline);
         self.stage = Stage::AwaitingApproval { deadline };
         let record = self.record(OrderState::AwaitingApproval, "manual_review", None);
@@ -30,6 +31,7 @@ impl Lifecycle {
         let record = self.record(OrderState::Approved, Activity::ChargePayment.name(), None);
         let seq = self.next_seq();
         self.stage = Stage::Charging;
+        self.charge_attempted = true;
         let charge = ChargeInput {
             order_id: self.order.order_id.clone(),
             payment_id: self.order.payment_id.clone(),
@@ -85,7 +87,8 @@ impl Lifecycle {
             return Err(Refusal::Unexpected { command: activity.name(), stage: self.stage.name() });
         }
         if let Stage::Compensating(end) = self.stage.clone() {
-            // The refund could not be made: the order still ends, and the failure stays on record.
+            // The refund could not be made: the order still ends, and a person is told.
+            self.attention = Some(format!("refund needs attention: {message}"));
             self.record_error(activity, 0, message, at);
             return Ok(self.finalize(end));
         }
@@ -102,9 +105,23 @@ impl Lifecycle {
         Ok(self.end(End::Failed { reason: format!("{activity}: {message}") }))
     }
 
-    /// The order ends: money taken is given back first.
+    /// The order ends: money that may have been taken is given back first — a charge that reported success, or
+    /// one whose outcome is unknown (it failed without the processor saying no). A parcel that may be with the
+    /// carrier is never refunded: a person decides.
     pub(super) fn end(&mut self, end: End) -> Decision {
-        if self.payment.status != PaymentState::Charged || end == End::Shipped {
+        if end == End::Shipped {
+            return self.finalize(end);
+        }
+        if self.parcel_may_be_out {
+            self.attention = Some(format!(
+                "shipment {} failed after its dispatch was approved; the parcel may be with the carrier: \
+                 not refunded, check with the carrier",
+                self.shipping.attempt
+            ));
+            return self.finalize(end);
+        }
+        let uncertain = self.charge_attempted && self.payment.status == PaymentState::Pending;
+        if self.payment.status != PaymentState::Charged && !uncertain {
             return self.finalize(end);
         }
         let refund = RefundInput {
@@ -119,10 +136,16 @@ impl Lifecycle {
         Decision::next(Next::Refund(refund))
     }
 
-    /// Records the final state (a shipped order's was written by `ship_order`) and ends.
+    /// Records the final state (a shipped order's was written by `ship_order`) and ends. An order that was never
+    /// received writes nothing: the row under its id, if any, belongs to another run.
     pub(super) fn finalize(&mut self, end: End) -> Decision {
         let state = end.state();
-        let record = (end != End::Shipped).then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
+        let received = self.settings.is_some();
+        let mut record = (end != End::Shipped && received)
+            .then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
+        if let Some(record) = &mut record {
+            record.attention.clone_from(&self.attention);
+        }
         self.state = state;
         state.as_str().clone_into(&mut self.step);
         self.stage = Stage::Ended(end.clone());

@@ -1,0 +1,67 @@
+//! Money and ownership: what may have been taken is given back or a person is told; a run that never received the
+//! order writes nothing; a parcel that may be out is never dispatched again nor refunded.
+
+use super::super::*;
+use super::*;
+use crate::domain::PaymentState;
+use crate::domain::payloads::Refunded;
+
+#[test]
+fn a_run_that_was_not_received_writes_nothing() {
+    // The row under this id belongs to another run (or the input was refused): no state write may reach it.
+    for kind in [FailureKind::Other, FailureKind::Permanent] {
+        let mut o = at(At::Receiving);
+        let d = run(&mut o, [failed(Activity::ReceiveOrder, kind)]);
+        assert!(matches!(d.next, Next::Finish(_)), "{d:?}");
+        assert_eq!(d.record, None, "{kind:?}");
+    }
+}
+
+#[test]
+fn a_charge_with_an_unknown_outcome_is_refunded() {
+    // The charge gave up (retries exhausted, store unreachable): the processor may hold the money.
+    let mut o = at(At::Charging);
+    let d = run(&mut o, [failed(Activity::ChargePayment, FailureKind::Other)]);
+    let Next::Refund(refund) = &d.next else { panic!("{d:?}") };
+    assert_eq!((refund.payment_id.as_str(), refund.transaction_id.as_str()), ("pay-1", ""));
+    let refunded = Refunded { refund_id: "rfd-1".into(), plugin: None, attempt: 1 };
+    let d = run(&mut o, [Command::Refunded(refunded)]);
+    assert_eq!(d.record.map(|r| r.state), Some(OrderState::Failed));
+    assert_eq!(o.document("w", "r").payment.status, PaymentState::Refunded);
+
+    // No payment was ever recorded: the refund finds nothing, and says so with an empty refund id.
+    let mut o = at(At::Charging);
+    run(&mut o, [failed(Activity::ChargePayment, FailureKind::Other)]);
+    run(&mut o, [Command::Refunded(Refunded { refund_id: String::new(), plugin: None, attempt: 1 })]);
+    assert_eq!(o.document("w", "r").payment.status, PaymentState::Pending);
+}
+
+#[test]
+fn a_refund_refused_for_good_tells_a_person() {
+    let mut o = at(At::Packing);
+    run(&mut o, [Command::ShipmentNotStarted { reason: "id taken".into() }]);
+    let d = run(&mut o, [failed(Activity::RefundPayment, FailureKind::Permanent)]);
+    let record = d.record.expect("the end is recorded");
+    assert_eq!(record.state, OrderState::Failed);
+    assert_eq!(record.attention.as_deref(), Some("refund needs attention: no"));
+    let doc = o.document("w", "r");
+    assert_eq!(
+        (doc.payment.status, doc.attention.as_deref()),
+        (PaymentState::Charged, Some("refund needs attention: no"))
+    );
+}
+
+#[test]
+fn a_shipment_failing_after_its_dispatch_was_approved_is_neither_redispatched_nor_refunded() {
+    let mut o = at(At::DispatchApproved);
+    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "ship_order: store down".into(), at: None }]);
+    assert!(matches!(d.next, Next::Finish(End::Failed { .. })), "no second shipment, no refund: {d:?}");
+    let attention = d.record.and_then(|r| r.attention).expect("a person is told");
+    assert!(attention.contains("may be with the carrier"), "{attention}");
+
+    // A dispatch the child reported as failed is safe to try again.
+    let mut o = at(At::DispatchApproved);
+    run(&mut o, [Command::DispatchFailed { shipment: 1, reason: "carrier down".into() }]);
+    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "failed".into(), at: None }]);
+    assert!(matches!(d.next, Next::Ship { .. }), "{d:?}");
+}

@@ -1,0 +1,92 @@
+//! The reads behind `events`, `needing_attention` and `audit_page`, as free functions over `$db`'s pool, expanded
+//! per backend like [`super::rows`] (`#[async_trait]` cannot see methods a macro adds to its impl block).
+
+/// `read_events`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
+macro_rules! impl_sql_reads {
+    ($db:ty) => {
+            async fn read_events(
+                pool: &sqlx::Pool<$db>,
+                order_id: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, order_id, event_type, activity, attempt, outcome, message, plugin_digest, state,
+                            payload_json, \"timestamp\"
+                     FROM events WHERE order_id = $1 ORDER BY id LIMIT $2",
+                )
+                .bind(order_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row as _;
+                        let state: Option<String> = r.try_get("state")?;
+                        let attempt: Option<i32> = r.try_get("attempt")?;
+                        let details: Option<sqlx::types::Json<serde_json::Value>> = r.try_get("payload_json")?;
+                        Ok($crate::store::EventRow {
+                            id: r.try_get("id")?,
+                            order_id: r.try_get("order_id")?,
+                            kind: r.try_get("event_type")?,
+                            activity: r.try_get("activity")?,
+                            attempt: attempt.map(|a| a.max(0) as u32),
+                            outcome: r.try_get("outcome")?,
+                            message: r.try_get("message")?,
+                            plugin_digest: r.try_get("plugin_digest")?,
+                            state: state.as_deref().map(parse_state).transpose()?,
+                            details: details.map(|d| d.0),
+                            created_at: r.try_get("timestamp")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn read_needing_attention(pool: &sqlx::Pool<$db>, limit: u32) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
+                let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT e.order_id, e.message FROM events e
+                     WHERE e.event_type = 'attention'
+                       AND e.id = (SELECT MAX(id) FROM events l WHERE l.order_id = e.order_id AND l.event_type = 'attention')
+                     ORDER BY e.id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id, message)| (id, message.unwrap_or_default())).collect())
+            }
+
+            async fn read_audit_page(
+                pool: &sqlx::Pool<$db>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<($crate::store::OrderRow, Vec<$crate::store::PaymentRow>)>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    order_columns!(),
+                    " FROM orders WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                let mut page = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let order = order_row(row)?;
+                    let payments = sqlx::query(concat!(
+                        "SELECT ",
+                        payment_columns!(),
+                        " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"
+                    ))
+                    .bind(&order.order_id)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(payment_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                    page.push((order, payments));
+                }
+                Ok(page)
+            }
+    };
+}
+
+pub(crate) use impl_sql_reads;

@@ -1,0 +1,4 @@
+//! Patch ids: each marks a change of command order, so runs recorded before it replay on the old path.
+
+/// The shipping child's wait for the dispatch approval is bounded by a timer ([`super::shipping`]).
+pub const BOUNDED_DISPATCH_WAIT: &str = "bounded-dispatch-wait";
