@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Robustness checks against real processes (see BENCHMARKS.md):
 #   1. crash: 100 orders while the worker is SIGKILLed and restarted 5 times, on SQLite; then on PostgreSQL with the
-#      database server restarted mid-run. Every order must end; none charged twice; none both refunded and shipped.
+#      database server restarted mid-run. Every order must end; none charged twice; none both refunded and shipped;
+#      each run ends with `order-host audit` over its database and Temporal.
 #   2. hostile plugins under load: every hostile fixture uploaded while orders run, then a valid v2.
 #   3. API fuzzing: schemathesis against /openapi.json — no 5xx, responses match the schema.
 #
@@ -30,6 +31,8 @@ start_temporal
 say "crash test on SQLite: $orders orders, worker SIGKILLed $kills times"
 "$bin/order-bench" crash --order-host "$bin/order-host" --database-url "sqlite://$work/crash.db" \
   --plugins-dir plugins/dist --orders "$orders" --kills "$kills"
+say "audit of the SQLite crash run"
+"$bin/order-host" audit --database-url "sqlite://$work/crash.db"
 
 pg_admin=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 pg_db=crash_$$_$RANDOM
@@ -41,6 +44,8 @@ say "crash test on PostgreSQL: $orders orders, worker SIGKILLed $kills times, Po
   --plugins-dir plugins/dist --orders "$orders" --kills "$kills" \
   --restart-postgres "pg_ctlcluster --skip-systemctl-redirect $cluster main restart"
 for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+say "audit of the PostgreSQL crash run"
+"$bin/order-host" audit --database-url "$pg_url"
 psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
 
 say "hostile plugins under load: $hostile_orders orders"
@@ -49,6 +54,8 @@ mkdir -p "$work/plugins"
 cp plugins/dist/validation.wasm plugins/dist/payment.wasm plugins/dist/shipping.wasm "$work/plugins/"
 start_host "$bin/order-host" DATABASE_URL="sqlite://$work/hostile.db" ADMIN_TOKEN="$token" PLUGINS_DIR="$work/plugins"
 ADMIN_TOKEN=$token "$bin/order-bench" hostile --api "$API" --dist plugins/dist --orders "$hostile_orders" --pid "$HOST_PID"
+say "audit of the hostile-plugins run"
+"$bin/order-host" audit --database-url "sqlite://$work/hostile.db"
 
 say "API fuzzing: schemathesis, $fuzz_examples examples per operation"
 command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schemathesis
