@@ -3,13 +3,17 @@
 //! - a `charged` payment belongs to a shipped order, one still running (its refund may be pending), or one marked
 //!   as needing attention;
 //! - no order is both shipped and refunded, and no order has two charged payments;
-//! - every finished row matches how its workflow run ended (when Temporal still remembers the run).
+//! - no finished order (but a shipped one) keeps a charge whose outcome is unknown (`pending`) unless a person was told;
+//! - every finished row matches how its workflow run ended (when Temporal still remembers the run; a Temporal that
+//!   does not answer is a violation: nothing was checked). The run is the one that received the order (`run_id`):
+//!   a later run refused under the same id does not count.
 //!
 //! The checks are pure ([`check_order`]); [`run`] feeds them every order, a page at a time.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowExecutionInfo, WorkflowExecutionStatus};
 
 use crate::domain::{OrderState, PaymentState};
@@ -39,6 +43,8 @@ pub enum RunOutcome {
     Stopped,
     /// Temporal no longer remembers it (retention), or the row predates run ids.
     Unknown,
+    /// Temporal did not answer: nothing can be said, and the audit says so.
+    Unreachable,
 }
 
 /// What the audit found.
@@ -58,7 +64,17 @@ pub fn check_order(
     run: RunOutcome,
 ) -> Vec<Violation> {
     let mut problems = Vec::new();
+    if run == RunOutcome::Unreachable {
+        problems.push("Temporal did not answer for its workflow run: not checked".to_owned());
+    }
     let charged = payments.iter().filter(|p| p.status == PaymentState::Charged).count();
+    let pending = payments.iter().any(|p| p.status == PaymentState::Pending);
+    if pending && order.state.is_terminal() && order.state != OrderState::Shipped && !needs_attention {
+        problems.push(format!(
+            "a charge whose outcome is unknown (payment pending) on an order that ended {}, with nobody told",
+            order.state
+        ));
+    }
     let refunded = payments.iter().any(|p| p.status == PaymentState::Refunded);
     let running = !order.state.is_terminal() && matches!(run, RunOutcome::Running | RunOutcome::Unknown);
     if charged > 0 && order.state != OrderState::Shipped && !running && !needs_attention {
@@ -77,7 +93,7 @@ pub fn check_order(
         _ => None,
     };
     match (expected, run) {
-        (_, RunOutcome::Unknown) => {}
+        (_, RunOutcome::Unknown | RunOutcome::Unreachable) => {}
         (Some(ok), run) if !ok.contains(&run) => {
             problems.push(format!("the row says {} but its workflow run ended {run:?}", order.state));
         }
@@ -127,6 +143,10 @@ async fn run_outcome(client: &Client, namespace: &str, order: &OrderRow) -> RunO
             WorkflowExecutionStatus::Terminated | WorkflowExecutionStatus::TimedOut => RunOutcome::Stopped,
             _ => RunOutcome::Unknown,
         },
-        Err(_) => RunOutcome::Unknown,
+        Err(WorkflowInteractionError::NotFound(_)) => RunOutcome::Unknown,
+        Err(e) => {
+            tracing::warn!(order_id = %order.order_id, error = %e, "audit: Temporal did not describe the run");
+            RunOutcome::Unreachable
+        }
     }
 }

@@ -13,6 +13,7 @@ use temporalio_client::{
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
 
+use crate::activities::REFUSED;
 use crate::domain::lifecycle::RECENT_ERRORS;
 use crate::domain::{
     Activity, ApprovalStatus, OrderId, PaymentState, PaymentStatus, PluginRun, RecentError, ShippingStatus,
@@ -167,7 +168,8 @@ fn merge_events(doc: &mut StatusDocument, events: &[EventRow]) {
     }
     let mut failed: BTreeMap<String, u32> = BTreeMap::new();
     let mut errors = Vec::new();
-    for e in events.iter().filter(|e| e.kind == "activity") {
+    // A refused run's attempts sit in the owner's log; they are not the owner's failures.
+    for e in events.iter().filter(|e| e.kind == "activity" && e.outcome.as_deref() != Some(REFUSED)) {
         let Some(activity) = &e.activity else { continue };
         if e.outcome.as_deref() != Some("completed") {
             *failed.entry(activity.clone()).or_default() += 1;

@@ -17,3 +17,6 @@ ALTER TABLE events RENAME COLUMN created_at TO "timestamp";
 
 -- One order per payment id (the payment processor's idempotency key), for every order received from now on.
 CREATE UNIQUE INDEX orders_payment_owner_idx ON orders (payment_id) WHERE run_id IS NOT NULL;
+
+-- Orders needing attention are counted on every /metrics scrape.
+CREATE INDEX events_type_order_idx ON events (event_type, order_id);

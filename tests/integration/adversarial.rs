@@ -111,6 +111,16 @@ both_backends!(options_are_bounded_at_the_edge_and_in_the_workflow, |db: TestDb|
         assert_error(&answer, 422, "invalid_body");
         assert!(answer.message().contains(needle), "{answer:?}");
     }
+    // A total beyond what the seed's `payments.amount NUMERIC(10,2)` holds is rejected, whatever the validator says
+    // (before: a transient insert error on PostgreSQL, retried for five minutes).
+    let too_big = order_id("too-big");
+    let body = format!(
+        r#"{{"payment_id": "p-{too_big}", "items": [{{"sku": "SKU-001", "quantity": 1, "unit_price_cents": 10000000000}}]}}"#
+    );
+    assert_eq!(api.post_json(&format!("/orders/{too_big}/start"), &body).await.status, 202);
+    let rejected = api.wait_for_state(&too_big, "rejected", WITHIN).await;
+    assert!(rejected["recent_errors"].to_string().contains("exceeds the largest accepted"), "{rejected}");
+
     // Started behind the API's back, the workflow refuses them itself, at once, and records nothing.
     let id = order_id("absurd-cli");
     let mut input = sample_input(&id);
@@ -279,6 +289,10 @@ fn the_audit_rules() {
     assert_eq!(problems(OrderState::Shipped, &[], false, RunOutcome::Failed).len(), 1, "row and run disagree");
     assert_eq!(problems(OrderState::AwaitingApproval, &[], false, RunOutcome::Completed).len(), 1);
     assert!(problems(OrderState::Cancelled, &[], false, RunOutcome::Cancelled).is_empty());
+    let pending = [payment(PaymentState::Pending)];
+    assert_eq!(problems(OrderState::Failed, &pending, false, RunOutcome::Failed).len(), 1, "unknown charge, untold");
+    assert!(problems(OrderState::Failed, &pending, true, RunOutcome::Failed).is_empty());
+    assert_eq!(problems(OrderState::Shipped, &charged, false, RunOutcome::Unreachable).len(), 1, "not checked");
 }
 
 both_backends!(a_start_that_is_not_an_order_ends_at_once, |db: TestDb| async move {

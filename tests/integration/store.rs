@@ -63,6 +63,11 @@ both_backends!(an_order_belongs_to_the_run_that_received_it, |db: TestDb| async 
     let err = store.insert_order(&second).await.expect_err("a payment id serves one order");
     assert!(err.to_string().contains("payment id pay-o-1 is already used by order o-1"), "{err}");
     assert!(store.get_order("o-2").await.unwrap().is_none(), "nothing was written");
+
+    // Rows from before owners existed hold their payment ids too.
+    db.query("UPDATE orders SET run_id = NULL WHERE id = 'o-1'").await.unwrap();
+    let err = store.insert_order(&second).await.expect_err("a legacy order's payment id");
+    assert!(err.to_string().contains("already used by order o-1"), "{err}");
 });
 
 both_backends!(the_seeds_queries_run_unchanged, |db: TestDb| async move {

@@ -35,7 +35,13 @@ pub(crate) enum AttemptError {
     Store(StoreError),
     /// The input can never be processed (e.g. an order id that is not the workflow id).
     Invalid(String),
+    /// The order id or payment id belongs to another run or order: this run may not touch it. Its event (outcome
+    /// [`REFUSED`]) lands in that order's log, where it is not one of the owner's failures.
+    Refused(String),
 }
+
+/// The event outcome of an attempt refused because the order is another run's.
+pub const REFUSED: &str = "refused";
 
 impl From<PluginError> for AttemptError {
     fn from(e: PluginError) -> Self {
@@ -59,6 +65,7 @@ impl AttemptError {
             AttemptError::Store(e) if e.is_transient() => ("retryable_error", t::STORE_UNAVAILABLE, true),
             AttemptError::Store(_) => ("permanent_error", t::STORE_CONFLICT, false),
             AttemptError::Invalid(_) => ("permanent_error", t::INVALID_INPUT, false),
+            AttemptError::Refused(_) => (REFUSED, t::STORE_CONFLICT, false),
         }
     }
 }
@@ -68,7 +75,7 @@ impl std::fmt::Display for AttemptError {
         match self {
             AttemptError::Plugin(e) => e.fmt(f),
             AttemptError::Store(e) => e.fmt(f),
-            AttemptError::Invalid(m) => f.write_str(m),
+            AttemptError::Invalid(m) | AttemptError::Refused(m) => f.write_str(m),
         }
     }
 }

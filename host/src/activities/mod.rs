@@ -6,6 +6,7 @@
 //! retried by Temporal's retry policy.
 
 mod attempt;
+pub use attempt::REFUSED;
 pub mod failure;
 mod order;
 mod shipping;

@@ -13,10 +13,10 @@ use super::attempt::AttemptError;
 use super::payloads::{
     ChargeInput, Charged, ReceiveInput, Received, RecordStateInput, RefundInput, Refunded, ValidateInput, Validated,
 };
-use crate::domain::{Activity, OrderId, OrderState, PaymentId, PaymentState};
+use crate::domain::{Activity, OrderId, OrderInput, OrderState, PaymentId, PaymentState};
 use crate::plugins::convert;
 use crate::plugins::{PluginError, Slot, wit};
-use crate::store::{NewEvent, NewOrder, Transition};
+use crate::store::{NewEvent, NewOrder, StoreError, Transition};
 
 /// Activities of `OrderWorkflow`.
 #[derive(Debug)]
@@ -66,7 +66,11 @@ impl OrderActivities {
                     items: input.items.clone(),
                     address: input.address.clone(),
                 })
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(why) => AttemptError::Refused(why),
+                    e => AttemptError::Store(e),
+                })?;
             Ok(Received { settings: self.deps.defaults.settle(&input.options), created, attempt: number })
         }
         .await;
@@ -87,6 +91,14 @@ impl OrderActivities {
         attempt.ran(&call);
         let result = async {
             let valid = call.outcome?;
+            if valid.total_cents > OrderInput::MAX_TOTAL_CENTS {
+                let message = format!(
+                    "the order total of {} cents exceeds the largest accepted, {} cents",
+                    valid.total_cents,
+                    OrderInput::MAX_TOTAL_CENTS
+                );
+                return Err(PluginError::Permanent { code: "total_too_large".into(), message }.into());
+            }
             let plugin = convert::plugin_run(call.plugin.as_deref().expect("a plugin answered"));
             let order = convert::order_back(valid.order, &input.order);
             let transition = Transition {
@@ -207,6 +219,14 @@ impl OrderActivities {
             }
             Err(e) => return attempt.finish(Err(e.into()), None).await,
         };
+        if payment.order_id != input.order_id {
+            // Another order's payment (its id reused): never touch it. A person looks at this order.
+            let err = AttemptError::Invalid(format!(
+                "payment {} belongs to order {}, not {}: not refunded",
+                input.payment_id, payment.order_id, input.order_id
+            ));
+            return attempt.finish(Err(err), None).await;
+        }
         if payment.status == PaymentState::Refunded {
             let result =
                 Ok(Refunded { refund_id: payment.refund_id.unwrap_or_default(), plugin: None, attempt: number });
@@ -221,10 +241,11 @@ impl OrderActivities {
             ));
             return attempt.finish(Err(err), None).await;
         }
+        // What was charged, as recorded: the workflow may not know it (a charge whose outcome it never heard).
         let request = wit::RefundRequest {
             payment_id: input.payment_id.clone(),
-            transaction_id: input.transaction_id.clone(),
-            amount_cents: input.amount_cents,
+            transaction_id: payment.transaction_id.clone().unwrap_or_else(|| input.transaction_id.clone()),
+            amount_cents: payment.amount_cents,
             reason: input.reason.clone(),
         };
         let call = self.deps.registry.call(Slot::Payment, move |p| p.refund(&request)).await;

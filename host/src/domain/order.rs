@@ -261,6 +261,10 @@ fn is_default(o: &OrderOptions) -> bool {
 }
 
 impl OrderInput {
+    /// The largest order total the host accepts, whatever the validator says: $99,999,999.99, what the seed's
+    /// `payments.amount NUMERIC(10,2)` holds.
+    pub const MAX_TOTAL_CENTS: u64 = 9_999_999_999;
+
     /// Sum of quantity × unit price (saturating; the validator refuses totals that overflow).
     pub fn total_cents(&self) -> u64 {
         self.items.iter().fold(0u64, |t, i| t.saturating_add(u64::from(i.quantity).saturating_mul(i.unit_price_cents)))

@@ -7,9 +7,14 @@ use crate::domain::{Address, OrderId, OrderInput, OrderOptions};
 use crate::plugins::{PluginError, Slot, convert};
 
 /// The address as the validator normalised it, or 422 with its reasons. An order not recorded yet is left to the
-/// workflow, whose validation step will judge the new address with the rest of the order.
+/// workflow, whose validation step will judge the new address with the rest of the order; a finished one too, which
+/// refuses any change (409).
 pub async fn validated(state: &AppState, id: &OrderId, address: Address) -> Result<Address, ApiError> {
     let Some(row) = state.store.get_order(id.as_str()).await? else { return Ok(address) };
+    if row.state.is_terminal() {
+        // The workflow refuses it with the reason (409) whatever the address is.
+        return Ok(address);
+    }
     let order = OrderInput {
         order_id: row.order_id,
         payment_id: row.payment_id,

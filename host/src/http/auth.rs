@@ -70,7 +70,8 @@ impl Access {
     pub fn new(client: Option<&str>, operator: Option<&str>, admin: Option<&str>, admin_token: Option<&str>) -> Self {
         let list = |s: Option<&str>| s.map(Tokens::parse).filter(|t| !t.0.is_empty());
         let mut admin_list = list(admin).unwrap_or_default();
-        admin_list.0.extend(list(admin_token).map(|t| t.0).unwrap_or_default());
+        // `ADMIN_TOKEN` is one token, commas and all: splitting it would accept each piece on its own.
+        admin_list.0.extend(admin_token.map(str::trim).filter(|t| !t.is_empty()).map(digest));
         Access { client: list(client), operator: list(operator), admin: Some(admin_list).filter(|t| !t.0.is_empty()) }
     }
 
@@ -199,7 +200,20 @@ macro_rules! role_guard {
     };
 }
 
-role_guard!(ClientRole, Role::Client, "The caller has at least the client role.");
+/// The caller has at least the client role; the handler may ask more of it (options need an operator).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRole(pub Caller);
+
+impl FromRequestParts<AppState> for ClientRole {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Client)?;
+        Ok(ClientRole(caller))
+    }
+}
+
 role_guard!(OperatorRole, Role::Operator, "The caller has at least the operator role.");
 role_guard!(AdminRole, Role::Admin, "The caller has the admin role.");
 
@@ -263,6 +277,13 @@ mod tests {
         assert_eq!(status(access.caller(None).unwrap().require(Role::Client)), 200);
         assert_eq!(status(access.caller(None).unwrap().require(Role::Operator)), 401);
         assert_eq!(status(access.caller(Some("Bearer o")).unwrap().require(Role::Operator)), 200);
+    }
+
+    #[test]
+    fn admin_token_is_one_token() {
+        let access = Access::new(None, None, None, Some("abc,def"));
+        assert_eq!(status(access.caller(Some("Bearer abc,def")).unwrap().require(Role::Admin)), 200);
+        assert_eq!(status(access.caller(Some("Bearer abc")).unwrap().require(Role::Admin)), 401);
     }
 
     #[test]

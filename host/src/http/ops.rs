@@ -73,12 +73,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     let mut text = state.metrics.render(&by_state);
-    match state.store.needing_attention(100_000).await {
-        Ok(orders) => {
+    match state.store.count_needing_attention().await {
+        Ok(n) => {
             use std::fmt::Write as _;
             let _ = writeln!(text, "# HELP order_host_orders_needing_attention Orders a person must look at.");
             let _ = writeln!(text, "# TYPE order_host_orders_needing_attention gauge");
-            let _ = writeln!(text, "order_host_orders_needing_attention {}", orders.len());
+            let _ = writeln!(text, "order_host_orders_needing_attention {n}");
         }
         Err(e) => tracing::warn!(error = %e, "cannot count orders needing attention for /metrics"),
     }

@@ -11,7 +11,7 @@ use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy, Wor
 use temporalio_common::data_converters::RawValue;
 
 use super::AppState;
-use super::auth::{Caller, ClientRole, OperatorRole, Role};
+use super::auth::{ClientRole, OperatorRole, Role};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, OptionalJson, OrderPath};
 use crate::domain::payloads::{CancelRequest, CommandOutcome};
@@ -57,12 +57,11 @@ pub struct StartResponse {
         (status = 503, description = "Temporal unreachable", body = ErrorBody),
     ))]
 pub async fn start(
-    caller: Caller,
+    ClientRole(caller): ClientRole,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
     JsonBody(request): JsonBody<StartRequest>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
-    caller.require(Role::Client)?;
     if let Some(options) = &request.options {
         // Options decide how long an order waits for a person and whether the wait's end approves it.
         caller.require(Role::Operator)?;

@@ -215,6 +215,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// An order's events, oldest first.
     async fn events(&self, order_id: &str, limit: u32) -> Result<Vec<EventRow>, StoreError>;
 
+    /// How many orders have an `attention` event.
+    async fn count_needing_attention(&self) -> Result<u64, StoreError>;
     /// Orders with an `attention` event (something a person must look at), with the latest message; most recent
     /// first.
     async fn needing_attention(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError>;

@@ -31,7 +31,20 @@ macro_rules! impl_sql_store {
                 .bind(&order.payment_id)
                 .execute(&mut *tx)
                 .await?;
-                // Conflicts on the order id or on the payment id (one order per payment id) both insert nothing.
+                // One order per payment id, whoever holds it (rows from before owners included).
+                let holder: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM orders WHERE payment_id = $1 AND id <> $2 LIMIT 1")
+                        .bind(&order.payment_id)
+                        .bind(&order.order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some((other,)) = holder {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "payment id {} is already used by order {other}",
+                        order.payment_id
+                    )));
+                }
+                // A conflict on the order id, or on the payment id with an order inserted meanwhile, inserts nothing.
                 let done = sqlx::query(
                     "INSERT INTO orders (id, payment_id, run_id, state, state_seq, step, items_json, address_json,
                                          created_at, updated_at)
@@ -52,29 +65,20 @@ macro_rules! impl_sql_store {
                         .bind(&order.order_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                let holder: Option<(String,)> =
-                    sqlx::query_as("SELECT id FROM orders WHERE payment_id = $1 AND id <> $2 AND run_id IS NOT NULL")
-                        .bind(&order.payment_id)
-                        .bind(&order.order_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
                 tx.commit().await?;
-                match (owner, holder) {
-                    (Some((Some(run), payment)), _) if run == order.run_id && payment == order.payment_id => {
+                match owner {
+                    Some((Some(run), payment)) if run == order.run_id && payment == order.payment_id => {
                         Ok(done.rows_affected() == 1)
                     }
-                    (Some((run, _)), _) => Err($crate::store::StoreError::Conflict(format!(
+                    Some((run, _)) => Err($crate::store::StoreError::Conflict(format!(
                         "order {} already exists and belongs to workflow run {}; an order id is used once",
                         order.order_id,
                         run.as_deref().unwrap_or("(unknown: recorded before runs were)")
                     ))),
-                    (None, Some((other,))) => Err($crate::store::StoreError::Conflict(format!(
-                        "payment id {} is already used by order {other}",
+                    // Not inserted and not there: another order took the payment id meanwhile.
+                    None => Err($crate::store::StoreError::Conflict(format!(
+                        "payment id {} is already used by another order",
                         order.payment_id
-                    ))),
-                    (None, None) => Err($crate::store::StoreError::Corrupt(format!(
-                        "order {} was neither inserted nor found",
-                        order.order_id
                     ))),
                 }
             }
@@ -274,6 +278,14 @@ macro_rules! impl_sql_store {
                 limit: u32,
             ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
                 read_events(&self.pool, order_id, limit).await
+            }
+
+            async fn count_needing_attention(&self) -> Result<u64, $crate::store::StoreError> {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(DISTINCT order_id) FROM events WHERE event_type = 'attention'")
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(n.max(0) as u64)
             }
 
             async fn needing_attention(&self, limit: u32) -> Result<Vec<(String, String)>, $crate::store::StoreError> {

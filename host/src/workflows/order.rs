@@ -21,8 +21,8 @@ use temporalio_sdk::{
 
 use super::failure::{describe_failure, failure_kind};
 use super::messages::{self, CommandOutcome, DispatchApproval, ShippingInput};
-use super::options;
 use super::shipping::ShippingWorkflow;
+use super::{options, patches};
 use crate::activities::OrderActivities;
 use crate::domain::payloads::{ReceiveInput, RecordStateInput, ValidateInput};
 use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, Refusal, StatusDocument};
@@ -51,6 +51,9 @@ impl OrderWorkflow {
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<StatusDocument> {
+        if !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
+            ctx.state_mut(|s| s.order.keep_original_rules());
+        }
         let mut next = ctx.state(|s| s.order.start());
         loop {
             let decision = match next {

@@ -2,3 +2,6 @@
 
 /// The shipping child's wait for the dispatch approval is bounded by a timer ([`super::shipping`]).
 pub const BOUNDED_DISPATCH_WAIT: &str = "bounded-dispatch-wait";
+
+/// The lifecycle's money-and-ownership guards ([`crate::domain::Lifecycle::keep_original_rules`] when absent).
+pub const MONEY_AND_OWNERSHIP: &str = "money-and-ownership";

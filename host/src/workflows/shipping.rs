@@ -10,7 +10,7 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, SignalWorkflowOptions, SyncWorkflowContext,
-    WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
+    TimerResult, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 use super::failure::describe_failure;
@@ -136,12 +136,17 @@ async fn await_approval(ctx: &Ctx) -> WorkflowResult<Option<Address>> {
         return Ok(ctx.state(|s| s.approved_address.clone()));
     }
     let mut timer = pin!(ctx.timer(DISPATCH_APPROVAL_WAIT));
-    let came = select! {
-        _ = ctx.wait_condition(approved) => true,
-        _ = timer.as_mut() => false,
-    };
-    if came {
-        timer.cancel();
+    select! {
+        waited = ctx.wait_condition(approved) => {
+            timer.cancel();
+            waited?;
+        },
+        fired = timer.as_mut() => {
+            if fired != TimerResult::Fired {
+                // The timer was cancelled with the workflow: the parent cancelled this shipment.
+                return Err(WorkflowTermination::cancelled());
+            }
+        },
     }
     // An approval that landed together with the timer still wins.
     Ok(ctx.state(|s| s.approved_address.clone()))

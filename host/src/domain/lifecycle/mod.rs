@@ -50,6 +50,17 @@ pub enum Stage {
     Ended(End),
 }
 
+/// The rule set a run follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// As runs recorded before the money-and-ownership guards ran: they replay unchanged.
+    Original,
+    /// With the guards: a charge whose outcome is unknown is refunded, a parcel that may be out is neither
+    /// dispatched again nor refunded, a run that was not received writes nothing, and a go-ahead stays committed
+    /// until the child ends (patch `money-and-ownership`).
+    Guarded,
+}
+
 /// Where a shipping attempt's dispatch handshake is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dispatch {
@@ -100,6 +111,8 @@ pub struct Lifecycle {
     parcel_may_be_out: bool,
     /// What a person must look at (a refund that could not be made, a parcel whose fate is unknown).
     attention: Option<String>,
+    /// Which rules this run follows: see [`Rules`].
+    rules: Rules,
     address_version: u32,
     retries: BTreeMap<String, u32>,
     recent_errors: Vec<RecentError>,
@@ -134,6 +147,7 @@ impl Lifecycle {
             charge_attempted: false,
             parcel_may_be_out: false,
             attention: None,
+            rules: Rules::Guarded,
             address_version: 0,
             retries: BTreeMap::new(),
             recent_errors: Vec::new(),
@@ -156,6 +170,16 @@ impl Lifecycle {
         OrderState::Failed.as_str().clone_into(&mut lifecycle.step);
         lifecycle.stage = Stage::Ended(End::Failed { reason });
         lifecycle
+    }
+
+    /// Keeps the rules a run recorded before the money-and-ownership guards ran with, so it replays unchanged.
+    pub fn keep_original_rules(&mut self) {
+        self.rules = Rules::Original;
+    }
+
+    /// Whether the money-and-ownership guards apply.
+    pub(super) fn guarded(&self) -> bool {
+        self.rules == Rules::Guarded
     }
 
     /// The first step.

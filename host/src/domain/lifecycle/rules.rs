@@ -66,6 +66,7 @@ impl Lifecycle {
                 Ok(Decision::next(Next::Continue))
             }
             Command::DispatchFailed { shipment, reason } => {
+                let guarded = self.guarded();
                 let Stage::Shipping { shipment: current, dispatch } = &mut self.stage else {
                     return Err(Refusal::NotCurrentShipment { shipment, current: self.shipping.attempt });
                 };
@@ -75,7 +76,7 @@ impl Lifecycle {
                 }
                 // After the go-ahead the child may be handing the parcel over: the order stays committed (no
                 // cancel, no new address) until the child itself has ended. Anyone can send this signal.
-                if *dispatch != Dispatch::Approved {
+                if *dispatch != Dispatch::Approved || !guarded {
                     *dispatch = Dispatch::Failed;
                 }
                 self.dispatch_failures.insert(shipment, reason);
@@ -120,7 +121,7 @@ impl Lifecycle {
                     return Err(Refusal::NotCurrentShipment { shipment, current });
                 }
                 let approved = matches!(self.stage, Stage::Shipping { dispatch: Dispatch::Approved, .. });
-                if approved && !self.dispatch_failures.contains_key(&shipment) {
+                if self.guarded() && approved && !self.dispatch_failures.contains_key(&shipment) {
                     // Nothing said the dispatch failed: it may have happened. Never a second dispatch.
                     self.parcel_may_be_out = true;
                     self.record_error(Activity::ShipOrder, shipment, message.clone(), at);

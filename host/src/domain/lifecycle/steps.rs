@@ -120,7 +120,7 @@ impl Lifecycle {
             ));
             return self.finalize(end);
         }
-        let uncertain = self.charge_attempted && self.payment.status == PaymentState::Pending;
+        let uncertain = self.guarded() && self.charge_attempted && self.payment.status == PaymentState::Pending;
         if self.payment.status != PaymentState::Charged && !uncertain {
             return self.finalize(end);
         }
@@ -140,7 +140,7 @@ impl Lifecycle {
     /// received writes nothing: the row under its id, if any, belongs to another run.
     pub(super) fn finalize(&mut self, end: End) -> Decision {
         let state = end.state();
-        let received = self.settings.is_some();
+        let received = self.settings.is_some() || !self.guarded();
         let mut record = (end != End::Shipped && received)
             .then(|| self.record(state, state.as_str(), end.reason().map(str::to_owned)));
         if let Some(record) = &mut record {

@@ -3,8 +3,8 @@
 
 use super::super::*;
 use super::*;
-use crate::domain::PaymentState;
 use crate::domain::payloads::Refunded;
+use crate::domain::{PaymentState, TimeoutAction};
 
 #[test]
 fn a_run_that_was_not_received_writes_nothing() {
@@ -64,4 +64,32 @@ fn a_shipment_failing_after_its_dispatch_was_approved_is_neither_redispatched_no
     run(&mut o, [Command::DispatchFailed { shipment: 1, reason: "carrier down".into() }]);
     let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "failed".into(), at: None }]);
     assert!(matches!(d.next, Next::Ship { .. }), "{d:?}");
+}
+
+#[test]
+fn runs_recorded_before_the_guards_replay_the_original_rules() {
+    // Their histories hold the commands of the original rules; taking the new ones would be nondeterministic.
+    let mut o = Lifecycle::new(order());
+    o.keep_original_rules();
+    let d = run(&mut o, [failed(Activity::ReceiveOrder, FailureKind::Other)]);
+    assert!(d.record.is_some(), "the original rules recorded the end");
+
+    let mut o = Lifecycle::new(order());
+    o.keep_original_rules();
+    let to_charging = [
+        received(TimeoutAction::Cancel, 3),
+        validated(),
+        Command::Approve,
+        Command::ApprovalWaitEnded { timed_out: false },
+    ];
+    run(&mut o, to_charging.clone());
+    let d = run(&mut o, [failed(Activity::ChargePayment, FailureKind::Other)]);
+    assert!(matches!(d.next, Next::Finish(End::Failed { .. })), "no refund step: {d:?}");
+
+    let mut o = Lifecycle::new(order());
+    o.keep_original_rules();
+    let ready = Command::PackageReady { shipment: 1, package_id: "pkg-1".into() };
+    run(&mut o, to_charging.into_iter().chain([charged(), ready, Command::DispatchApprovalSent { shipment: 1 }]));
+    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "gone".into(), at: None }]);
+    assert!(matches!(d.next, Next::Ship { .. }), "the original rules shipped again: {d:?}");
 }
