@@ -39,7 +39,10 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one HTTP request by method, route template and status.
+    /// A method outside the standard ones counts as `other`, so a client inventing methods cannot grow the label
+    /// set without bound (routes are templates, statuses a small set).
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
+        let method = method_label(method);
         *self.http.lock().expect("metrics lock").entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
     }
 
@@ -127,6 +130,11 @@ fn write_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
 }
 
+fn method_label(method: &str) -> &str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -134,6 +142,21 @@ fn escape(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let m = Metrics::default();
+        for method in ["GET", "FOO", "BAR", "x".repeat(100).as_str()] {
+            m.http_request(method, "/healthz", 200);
+        }
+        let text = m.render(&[]);
+        assert!(text.contains(r#"method="GET""#), "{text}");
+        assert!(
+            text.contains(r#"order_host_http_requests_total{method="other",route="/healthz",status="200"} 3"#),
+            "{text}"
+        );
+        assert!(!text.contains("FOO"), "{text}");
+    }
 
     #[test]
     fn renders_counters_and_histograms() {
