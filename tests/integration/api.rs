@@ -336,6 +336,28 @@ async fn administration_is_off_without_a_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_without_the_admin_role_is_refused_before_its_body_is_read() {
+    // Before: the server read up to 16 MiB first and only then looked at the token; a client announcing a large
+    // body and sending nothing held the request open. Now the answer comes from the headers alone.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let spec = HostSpec::default().with_flags(&["--admin-tokens", ADMIN]);
+    let (host, _api) = api_host(&db, spec).await;
+    let addr = host.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /plugins/payment HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer not-the-token\r\n\
+         Content-Length: 15000000\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(WITHIN, socket.read(&mut answer)).await.expect("answered without the body").unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("unknown token"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_endpoints() {
     let db = TestDb::new(Backend::Postgres).await;
     let (_host, api) = api_host(&db, HostSpec::default()).await;
