@@ -127,7 +127,12 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_MEMORY_LIMIT", default_value = "32MiB", value_parser = parse_bytes, global = true)]
     pub plugin_memory_limit: usize,
 
-    /// Per-slot overrides of the two limits above, e.g. `payment.deadline=2s,shipping.memory=64MiB`.
+    /// Bytes a plugin may hand back from one call (every string and list of the result, `info()` and errors too).
+    #[arg(long, env = "PLUGIN_MAX_OUTPUT", default_value = "64KiB", value_parser = parse_bytes, global = true)]
+    pub plugin_max_output: usize,
+
+    /// Per-slot overrides of the three limits above, e.g. `payment.deadline=2s,shipping.memory=64MiB,
+    /// validation.output=16KiB`.
     #[arg(long, env = "PLUGIN_LIMITS", default_value = "", value_parser = parse_slot_overrides, global = true)]
     pub plugin_limits: SlotOverrides,
 
@@ -170,13 +175,18 @@ impl Config {
 
     /// The plugin runtime's settings.
     pub fn runtime(&self, cache: bool) -> RuntimeConfig {
-        let base =
-            Limits { deadline: self.plugin_deadline, memory_bytes: self.plugin_memory_limit, ..Limits::default() };
+        let base = Limits {
+            deadline: self.plugin_deadline,
+            memory_bytes: self.plugin_memory_limit,
+            max_output: self.plugin_max_output,
+            ..Limits::default()
+        };
         let mut limits = SlotLimits::uniform(base);
         for (slot, over) in &self.plugin_limits.0 {
             let l = limits.get_mut(*slot);
             l.deadline = over.deadline.unwrap_or(l.deadline);
             l.memory_bytes = over.memory_bytes.unwrap_or(l.memory_bytes);
+            l.max_output = over.max_output.unwrap_or(l.max_output);
         }
         RuntimeConfig {
             limits,
@@ -192,6 +202,7 @@ impl Config {
 pub struct Override {
     pub deadline: Option<Duration>,
     pub memory_bytes: Option<usize>,
+    pub max_output: Option<usize>,
 }
 
 /// Parsed `PLUGIN_LIMITS`.
@@ -216,7 +227,8 @@ pub fn parse_slot_overrides(s: &str) -> Result<SlotOverrides, String> {
                 entry.deadline = Some(humantime::parse_duration(value).map_err(|e| format!("{part:?}: {e}"))?);
             }
             "memory" => entry.memory_bytes = Some(parse_bytes(value).map_err(|e| format!("{part:?}: {e}"))?),
-            other => return Err(format!("{other:?}: the limits are `deadline` and `memory`")),
+            "output" => entry.max_output = Some(parse_bytes(value).map_err(|e| format!("{part:?}: {e}"))?),
+            other => return Err(format!("{other:?}: the limits are `deadline`, `memory` and `output`")),
         }
     }
     Ok(SlotOverrides(out))
@@ -261,10 +273,15 @@ mod tests {
         assert_eq!(
             parsed.0,
             vec![
-                (Slot::Payment, Override { deadline: Some(Duration::from_secs(2)), memory_bytes: Some(64 << 20) }),
-                (Slot::Shipping, Override { deadline: None, memory_bytes: Some(1 << 20) }),
+                (
+                    Slot::Payment,
+                    Override { deadline: Some(Duration::from_secs(2)), memory_bytes: Some(64 << 20), max_output: None }
+                ),
+                (Slot::Shipping, Override { deadline: None, memory_bytes: Some(1 << 20), max_output: None }),
             ]
         );
+        let output = parse_slot_overrides("validation.output=16KiB").unwrap();
+        assert_eq!(output.0[0].1.max_output, Some(16 << 10));
         assert_eq!(parse_slot_overrides("").unwrap(), SlotOverrides::default());
         assert!(parse_slot_overrides("billing.deadline=1s").unwrap_err().contains("unknown plugin slot"));
         assert!(parse_slot_overrides("payment.cpu=1").is_err());

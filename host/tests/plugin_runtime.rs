@@ -214,6 +214,51 @@ fn trial_call_refuses_components_that_trap_hang_or_hoard() {
     }
 }
 
+#[test]
+fn oversized_answers_are_refused_before_they_go_anywhere() {
+    let rt = runtime();
+    // A 1 MiB transaction id: the trial call refuses the component; a direct call is a permanent error.
+    let plugin = rt.load(Slot::Payment, &component("fixtures/oversized-receipt"), "big").expect("type-checks");
+    let err = rt.vet(&plugin).unwrap_err();
+    let LoadError::Trial(cause) = &err else { panic!("{err:?}") };
+    assert_eq!(cause.code(), "output_too_large", "{err}");
+    let request = wit::ChargeRequest { payment_id: "p".into(), order_id: "o".into(), amount_cents: 1, attempt: 1 };
+    let err = plugin.charge(&request).unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("at most 65536 are accepted (PLUGIN_MAX_OUTPUT)"), "{err}");
+    assert!(err.to_string().len() < 200, "the answer itself is not carried along");
+
+    // A 1 MiB `info()` name: refused at load, never shown or stored.
+    let err = rt.load(Slot::Validation, &component("fixtures/huge-info"), "huge-info").unwrap_err();
+    assert!(matches!(&err, LoadError::Info(e) if e.code() == "output_too_large"), "{err:?}");
+
+    // The cap is a setting.
+    let roomy = runtime_with(Limits { max_output: 4 << 20, ..test_limits() });
+    let plugin = roomy.load(Slot::Payment, &component("fixtures/oversized-receipt"), "big").unwrap();
+    assert_eq!(plugin.charge(&request).unwrap().transaction_id.len(), 1 << 20);
+    assert_still_serving(&rt);
+}
+
+#[test]
+fn plugin_files_are_judged_before_they_are_read() {
+    use order_host::plugins::read_component;
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 16 << 20;
+    // A 1 GiB sparse file is refused by its size alone.
+    let huge = dir.path().join("huge.wasm");
+    std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+    assert!(matches!(read_component(&huge, limit), Err(LoadError::TooLarge { size, .. }) if size == 1 << 30));
+    // A symbolic link is not followed, whatever it points to.
+    let real = dir.path().join("real.wasm");
+    std::fs::write(&real, component("validation")).unwrap();
+    let link = dir.path().join("validation.wasm");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let err = read_component(&link, limit).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(read_component(&real, limit).unwrap().map(|b| b.len()), Some(component("validation").len()));
+    assert!(read_component(&dir.path().join("missing.wasm"), limit).unwrap().is_none());
+}
+
 /// Counts the log lines plugins forward (target `plugin`).
 struct PluginLines(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::plugins::{PluginRuntime, Registry, Slot};
+use crate::plugins::{PluginRuntime, Registry, Slot, read_component};
 
 /// Plugin subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -37,10 +37,14 @@ fn check(
     file: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
+    let bytes = match read_component(file, runtime.config().max_component_bytes) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            writeln!(out, "refused: cannot read {}: it does not exist", file.display())?;
+            return Ok(ExitCode::FAILURE);
+        }
         Err(e) => {
-            writeln!(out, "refused: cannot read {}: {e}", file.display())?;
+            writeln!(out, "refused: {}: {e}", file.display())?;
             return Ok(ExitCode::FAILURE);
         }
     };

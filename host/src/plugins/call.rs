@@ -12,6 +12,7 @@ use super::bindings::wit;
 use super::error::describe;
 use super::limits::Limits;
 use super::meta::PluginMeta;
+use super::output::{OUTPUT_TOO_LARGE, OutputSize};
 use super::state::CallState;
 use super::{PluginError, PluginRuntime, Slot};
 
@@ -98,14 +99,26 @@ impl LoadedPlugin {
         })
     }
 
-    /// Runs `f` in a fresh store under this version's limits and sorts out what came back.
-    fn run<T>(&self, f: impl FnOnce(&mut Store<CallState>) -> CallResult<T>) -> Result<T, PluginError> {
+    /// Runs `f` in a fresh store under this version's limits and sorts out what came back. An answer (or error)
+    /// larger than [`Limits::max_output`] is a permanent error: it goes no further than this function.
+    fn run<T: OutputSize>(&self, f: impl FnOnce(&mut Store<CallState>) -> CallResult<T>) -> Result<T, PluginError> {
         let state = CallState::new(&self.limits, &self.meta.name, self.meta.digest.short());
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.runtime.deadline_ticks(self.limits.deadline));
         store.epoch_deadline_trap();
-        match f(&mut store) {
+        let answer = f(&mut store);
+        if let Ok(result) = &answer {
+            let size = result.output_bytes();
+            if size > self.limits.max_output {
+                let message = format!(
+                    "the plugin answered {size} bytes; at most {} are accepted (PLUGIN_MAX_OUTPUT)",
+                    self.limits.max_output
+                );
+                return Err(PluginError::Permanent { code: OUTPUT_TOO_LARGE.into(), message });
+            }
+        }
+        match answer {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(wit::ActivityError::Retryable(f))) => {
                 Err(PluginError::Retryable { code: f.code, message: f.message })

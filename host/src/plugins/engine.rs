@@ -43,6 +43,13 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// Core instances one component may create.
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 48;
+/// Linear memories one component may define.
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component may define.
+pub const MAX_TABLES_PER_COMPONENT: u32 = 32;
+
 /// The wasmtime engine and linker every plugin version shares.
 pub struct PluginRuntime {
     pub(crate) engine: Engine,
@@ -74,6 +81,11 @@ impl PluginRuntime {
             .total_memories(n)
             .total_tables(n * 8)
             .max_memory_size(config.limits.max_memory_bytes())
+            // Per component: enough for the toolchains' shims and runtimes, not enough to claim the pool with one
+            // instance (its memories together are capped by the limiter as well).
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
             // Keeping a small prefix of each freed memory resident (reset with memset, not madvise) is what makes a
             // fresh instance per call cheap: ~13 µs instead of ~29 µs.
             .linear_memory_keep_resident(256 << 10)

@@ -1,4 +1,5 @@
-//! What one plugin call may use: wall-clock time, linear memory, log output.
+//! What one plugin call may use: wall-clock time, linear memory (all memories together), log output, and the size of
+//! what it hands back.
 
 use std::time::Duration;
 
@@ -14,11 +15,19 @@ pub struct Limits {
     pub log_lines: u32,
     /// Log bytes forwarded per call; later lines are counted and dropped.
     pub log_bytes: usize,
+    /// Bytes a plugin may hand back from one call, strings and lists together (`PLUGIN_MAX_OUTPUT`).
+    pub max_output: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { deadline: Duration::from_millis(500), memory_bytes: 32 << 20, log_lines: 100, log_bytes: 16 << 10 }
+        Limits {
+            deadline: Duration::from_millis(500),
+            memory_bytes: 32 << 20,
+            log_lines: 100,
+            log_bytes: 16 << 10,
+            max_output: 64 << 10,
+        }
     }
 }
 
@@ -65,21 +74,27 @@ impl SlotLimits {
 #[derive(Debug)]
 pub(crate) struct MemoryCap {
     limit: usize,
+    /// Bytes of every memory of the instance so far.
+    used: usize,
     pub(crate) refused: Option<usize>,
 }
 
 impl MemoryCap {
     pub(crate) fn new(limit: usize) -> Self {
-        MemoryCap { limit, refused: None }
+        MemoryCap { limit, used: 0, refused: None }
     }
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.limit {
-            self.refused = Some(desired);
+    /// The cap holds for all of an instance's memories together: a component of many core modules gets no more
+    /// than one of a single module.
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.limit {
+            self.refused = Some(total);
             return Ok(false);
         }
+        self.used = total;
         Ok(true)
     }
 

@@ -13,12 +13,43 @@ use super::bindings::wit;
 use super::call::{Exports, LoadedPlugin};
 use super::error::describe;
 use super::meta::PluginMeta;
+use super::output::OUTPUT_TOO_LARGE;
 use super::{Digest, LoadError, PluginError, PluginRuntime, Slot};
 use crate::domain::{OrderInput, OrderOptions, sample};
 
 /// `\0asm` followed by the core-module version (1) or the component-model layer (0x0d 0x00 0x01 0x00).
 const MAGIC: &[u8; 4] = b"\0asm";
 const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// Reads a component file without trusting it: a symbolic link is not followed, anything but a regular file is
+/// refused, and a file larger than `limit` is refused from its size before a byte is read (and reading stops at the
+/// limit if it grows meanwhile). `Ok(None)`: there is no such file.
+pub fn read_component(path: &std::path::Path, limit: usize) -> Result<Option<Vec<u8>>, LoadError> {
+    use std::io::Read as _;
+    let io = |e: std::io::Error| LoadError::Io(format!("{}: {e}", path.display()));
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(LoadError::Io(format!("{} is a symbolic link; plugin files are not followed", path.display())));
+    }
+    if !meta.is_file() {
+        return Err(LoadError::Io(format!("{} is not a regular file", path.display())));
+    }
+    let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    if size > limit {
+        return Err(LoadError::TooLarge { size, limit });
+    }
+    let mut bytes = Vec::with_capacity(size);
+    let file = std::fs::File::open(path).map_err(io)?;
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() > limit {
+        return Err(LoadError::TooLarge { size: bytes.len(), limit });
+    }
+    Ok(Some(bytes))
+}
 
 impl PluginRuntime {
     /// Loads `bytes` as a version of `slot`. Nothing global changes: the caller decides whether to activate it.
@@ -71,8 +102,8 @@ impl PluginRuntime {
     }
 
     /// Calls each of the version's exports once on reference input, under the slot's limits. Any answer — a value,
-    /// a retryable or a permanent error — is fine; a trap, a deadline hit or a memory-limit hit refuses the version
-    /// before it can take over a slot. Plugins have no I/O, so the trial has no effects.
+    /// a retryable or a permanent error — is fine; a trap, a deadline hit, a memory-limit hit or an answer over
+    /// `PLUGIN_MAX_OUTPUT` refuses the version before it can take over a slot. Plugins have no I/O, so the trial has no effects.
     pub fn vet(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
         let order = reference_order();
         let result = match &plugin.exports {
@@ -95,6 +126,7 @@ impl PluginRuntime {
             Err(e @ (PluginError::Timeout { .. } | PluginError::MemoryLimit { .. } | PluginError::Trap(_))) => {
                 Err(LoadError::Trial(e))
             }
+            Err(e @ PluginError::Permanent { .. }) if e.code() == OUTPUT_TOO_LARGE => Err(LoadError::Trial(e)),
             _ => Ok(()),
         }
     }

@@ -90,7 +90,8 @@ struct Book {
 #[derive(Debug, Default)]
 struct Cell {
     active: ArcSwapOption<LoadedPlugin>,
-    /// Held across load + swap so two installs of one slot cannot interleave.
+    /// Held only to read or update the book and swap `active`: never across a compile or a trial call, so a slow or
+    /// hostile component cannot stall readers (`status`, rollback, the API) while it loads.
     book: Mutex<Book>,
 }
 
@@ -134,19 +135,23 @@ impl Registry {
 
     /// Loads `bytes` for `slot`, gives it a trial call ([`PluginRuntime::vet`]) and activates it. A component
     /// identical to the active one is a no-op; a refused one leaves the active version in place. Compiles: call from a
-    /// blocking context.
+    /// blocking context. No lock is held while it compiles or runs the trial: two installs of one slot at once both
+    /// load, and the one that finishes last is active.
     pub fn install(&self, slot: Slot, bytes: &[u8], source: &str) -> Result<Arc<PluginMeta>, LoadError> {
         let cell = &self.cells[slot.index()];
-        let mut book = cell.book.lock().expect("registry lock");
         let digest = Digest::of(bytes);
         if let Some(active) = cell.active.load_full().filter(|a| a.meta.digest == digest) {
             return Ok(Arc::clone(&active.meta));
         }
-        let retained = book.retained.iter().find(|p| p.meta.digest == digest).cloned();
+        let retained = {
+            let book = cell.book.lock().expect("registry lock");
+            book.retained.iter().find(|p| p.meta.digest == digest).cloned()
+        };
         let loaded = match retained {
             Some(plugin) => Ok(plugin),
             None => self.runtime.load(slot, bytes, source).and_then(|p| self.runtime.vet(&p).map(|()| Arc::new(p))),
         };
+        let mut book = cell.book.lock().expect("registry lock");
         match loaded {
             Ok(plugin) => Ok(self.activate(cell, &mut book, plugin, Activation::Loaded)),
             Err(error) => {
@@ -212,10 +217,10 @@ impl Registry {
             .into_iter()
             .filter_map(|slot| {
                 let path = dir.join(slot.file_name());
-                match std::fs::read(&path) {
-                    Ok(bytes) => Some((slot, self.install(slot, &bytes, &path.display().to_string()))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => Some((slot, Err(LoadError::Io(format!("{}: {e}", path.display()))))),
+                match super::read_component(&path, self.runtime.config().max_component_bytes) {
+                    Ok(Some(bytes)) => Some((slot, self.install(slot, &bytes, &path.display().to_string()))),
+                    Ok(None) => None,
+                    Err(e) => Some((slot, Err(e))),
                 }
             })
             .collect()

@@ -61,14 +61,16 @@ async fn follow(registry: Arc<Registry>, dir: PathBuf, mut rx: mpsc::UnboundedRe
 }
 
 fn reload(registry: &Registry, slot: Slot, path: &Path) {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    // Only `<slot>.wasm` itself is looked at: temporary files of a publisher never match a slot name, and a symbolic
+    // link or an oversized file is refused before it is read.
+    let bytes = match super::read_component(path, registry.runtime().config().max_component_bytes) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
             tracing::info!(%slot, path = %path.display(), "plugin file removed; the active version stays");
             return;
         }
         Err(e) => {
-            tracing::warn!(%slot, path = %path.display(), error = %e, "cannot read plugin file");
+            tracing::warn!(%slot, path = %path.display(), error = %e, "plugin file refused before reading");
             return;
         }
     };
