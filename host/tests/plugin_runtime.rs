@@ -215,6 +215,28 @@ fn trial_call_refuses_components_that_trap_hang_or_hoard() {
 }
 
 #[test]
+fn a_guest_sleeping_in_wasi_is_cut_off_at_its_deadline() {
+    // Before: `std::thread::sleep(5 s)` waited in the host's `wasi:io/poll`, where no epoch check runs, and the call
+    // took the full 5 s against a 200 ms deadline, holding a thread and a pooled instance.
+    let rt = runtime();
+    let sleeper = rt.load(Slot::Validation, &component("fixtures/sleeper"), "sleeper").expect("type-checks");
+    let err = sleeper.validate(&sample_order("o-sleep")).unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    let err = rt.vet(&sleeper).unwrap_err();
+    assert!(matches!(&err, LoadError::Trial(PluginError::Timeout { .. })), "{err:?}");
+
+    // One that sleeps only on real orders passes the trial call; the deadline still holds at run time, every time.
+    let late = rt.load(Slot::Shipping, &component("fixtures/late-sleeper"), "late-sleeper").expect("type-checks");
+    rt.vet(&late).expect("it behaves on the trial call");
+    for n in 0..3 {
+        let err = late.prepare_package(&sample_order(&format!("o-late-{n}"))).unwrap_err();
+        assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+    }
+    assert_still_serving(&rt);
+}
+
+#[test]
 fn oversized_answers_are_refused_before_they_go_anywhere() {
     let rt = runtime();
     // A 1 MiB transaction id: the trial call refuses the component; a direct call is a permanent error.

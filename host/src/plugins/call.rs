@@ -9,6 +9,7 @@ use super::bindings::payment::PaymentProcessorPre;
 use super::bindings::shipper::ShipperPre;
 use super::bindings::validator::ValidatorPre;
 use super::bindings::wit;
+use super::deadline::DeadlinePassed;
 use super::error::describe;
 use super::limits::Limits;
 use super::meta::PluginMeta;
@@ -135,6 +136,9 @@ impl LoadedPlugin {
         // is the truth.
         if let Some(requested_bytes) = state.limiter.refused {
             return PluginError::MemoryLimit { limit_bytes: self.limits.memory_bytes, requested_bytes };
+        }
+        if err.downcast_ref::<DeadlinePassed>().is_some() {
+            return PluginError::Timeout { deadline: self.limits.deadline };
         }
         if let Some(trap) = err.downcast_ref::<Trap>() {
             return match trap {

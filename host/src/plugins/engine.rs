@@ -11,6 +11,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::bindings::validator::order::plugins::log;
 use super::cache::ArtifactCache;
+use super::deadline::BoundedPoll;
 use super::error::describe;
 use super::host_log::LogSink;
 use super::limits::SlotLimits;
@@ -148,7 +149,8 @@ fn add_wasi(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
     cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
     cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
-    io::poll::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
+    // Waits end at the call's deadline (the stock binding would block as long as the guest asks).
+    io::poll::add_to_linker::<_, BoundedPoll>(l, CallState::bounded_poll)?;
     io::streams::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
     Ok(())
 }

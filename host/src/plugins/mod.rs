@@ -20,6 +20,7 @@ mod bindings;
 mod cache;
 mod call;
 pub mod convert;
+mod deadline;
 mod digest;
 mod engine;
 mod error;

@@ -1,8 +1,11 @@
 //! What a store holds during one call: an empty WASI context, the memory cap and the capped log.
 
+use std::time::Instant;
+
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::deadline::Bounded;
 use super::host_log::LogSink;
 use super::limits::{Limits, MemoryCap};
 
@@ -10,6 +13,8 @@ use super::limits::{Limits, MemoryCap};
 pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// When the call must be over: host waits (`wasi:io/poll`) end here too.
+    deadline: Instant,
     pub(crate) limiter: MemoryCap,
     pub(crate) log: LogSink,
 }
@@ -22,9 +27,17 @@ impl CallState {
         CallState {
             wasi,
             table: ResourceTable::new(),
+            deadline: Instant::now() + limits.deadline,
             limiter: MemoryCap::new(limits.memory_bytes),
             log: LogSink::new(plugin, digest, limits),
         }
+    }
+}
+
+impl CallState {
+    /// `wasi:io/poll`'s view of the store: the resource table and the call's deadline.
+    pub(crate) fn bounded_poll(&mut self) -> Bounded<'_> {
+        Bounded { table: &mut self.table, deadline: self.deadline }
     }
 }
 
