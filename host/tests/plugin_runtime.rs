@@ -226,9 +226,11 @@ fn a_guest_sleeping_in_wasi_is_cut_off_at_its_deadline() {
     let err = rt.vet(&sleeper).unwrap_err();
     assert!(matches!(&err, LoadError::Trial(PluginError::Timeout { .. })), "{err:?}");
 
-    // One that sleeps only on real orders passes the trial call; the deadline still holds at run time, every time.
+    // One that sleeps except on orders that look like the old fixed trial call (`trial-order`): the trial call now
+    // looks like any order, so it is refused at load; and the deadline holds at run time, every time.
     let late = rt.load(Slot::Shipping, &component("fixtures/late-sleeper"), "late-sleeper").expect("type-checks");
-    rt.vet(&late).expect("it behaves on the trial call");
+    let err = rt.vet(&late).unwrap_err();
+    assert!(matches!(&err, LoadError::Trial(PluginError::Timeout { .. })), "{err:?}");
     for n in 0..3 {
         let err = late.prepare_package(&sample_order(&format!("o-late-{n}"))).unwrap_err();
         assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
@@ -398,7 +400,12 @@ fn artifact_cache_is_reused_and_corruption_is_detected() {
 
     let first = PluginRuntime::new(config.clone()).unwrap();
     assert!(!first.load(Slot::Validation, &bytes, "v").unwrap().meta().from_cache, "nothing cached yet");
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().flatten().map(|e| e.path()).collect();
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
     let artifact = &artifacts[0];
     assert!(artifact.file_name().unwrap().to_str().unwrap().starts_with(order_host::plugins::Digest::of(&bytes).hex()));
@@ -414,9 +421,36 @@ fn artifact_cache_is_reused_and_corruption_is_detected() {
     let at = data.len() / 2;
     data[at] ^= 0x55;
     std::fs::write(artifact, &data).unwrap();
-    let third = PluginRuntime::new(config).unwrap();
+    let third = PluginRuntime::new(config.clone()).unwrap();
     let plugin = third.load(Slot::Validation, &bytes, "v").unwrap();
     assert!(!plugin.meta().from_cache, "a corrupt artifact must not be used");
     assert_eq!(plugin.validate(&sample_order("c")).unwrap().total_cents, 4200);
     assert_ne!(std::fs::read(artifact).unwrap(), data, "the corrupt artifact was replaced");
+
+    // Tampered with by someone who can write the file but not read the key: a changed payload with a checksum to
+    // match (what a plain sha256 would have accepted), or another component's genuine artifact under this name.
+    let genuine = std::fs::read(artifact).unwrap();
+    let mut forged = genuine.clone();
+    let at = forged.len() - 100;
+    forged[at] ^= 0x55;
+    let checksum = <sha2::Sha256 as sha2::Digest>::digest(&forged[40..]);
+    forged[8..40].copy_from_slice(&checksum);
+    std::fs::write(artifact, &forged).unwrap();
+    let plugin = PluginRuntime::new(config.clone()).unwrap().load(Slot::Validation, &bytes, "v").unwrap();
+    assert!(!plugin.meta().from_cache, "a forged artifact must never run");
+
+    let other = component("fixtures/slow");
+    PluginRuntime::new(config.clone()).unwrap().load(Slot::Validation, &other, "slow").unwrap();
+    let other_artifact = dir.path().join("cache").join(
+        artifact
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace(order_host::plugins::Digest::of(&bytes).hex(), order_host::plugins::Digest::of(&other).hex()),
+    );
+    std::fs::copy(&other_artifact, artifact).unwrap();
+    let plugin = PluginRuntime::new(config).unwrap().load(Slot::Validation, &bytes, "v").unwrap();
+    assert!(!plugin.meta().from_cache, "another component's artifact is not this one's");
+    assert_eq!(plugin.validate(&sample_order("c")).unwrap().total_cents, 4200);
 }

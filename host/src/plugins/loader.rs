@@ -108,13 +108,13 @@ impl PluginRuntime {
         let order = reference_order();
         let result = match &plugin.exports {
             Exports::Validator(_) => plugin.validate(&order).map(drop),
-            Exports::Payment(_) => plugin.charge(&reference_charge()).and_then(|receipt| {
+            Exports::Payment(_) => plugin.charge(&reference_charge(&order)).and_then(|receipt| {
                 plugin
                     .refund(&wit::RefundRequest {
                         payment_id: receipt.payment_id,
                         transaction_id: receipt.transaction_id,
                         amount_cents: receipt.amount_cents,
-                        reason: "trial".into(),
+                        reason: "customer cancelled".into(),
                     })
                     .map(drop)
             }),
@@ -156,23 +156,44 @@ impl PluginRuntime {
     }
 }
 
-/// The order every trial call uses: the sample cart.
+/// A trial order that looks like any other: generated ids, a cart and an address drawn from realistic ones, a
+/// plausible attempt number. A plugin cannot tell the trial from real traffic by a fixed marker, so behaving only on
+/// the trial is a gamble — and the run-time limits cover every call anyway.
 fn reference_order() -> wit::Order {
+    use rand::Rng as _;
+    use rand::seq::IndexedRandom as _;
+    const ADDRESSES: [(&str, &str, &str, &str); 4] = [
+        ("123 Main St", "Springfield", "IL", "62701"),
+        ("9 Ocean Ave", "San Francisco", "CA", "94105"),
+        ("77 Elm St", "Portland", "OR", "97201"),
+        ("400 Broad St", "Richmond", "VA", "23219"),
+    ];
+    let mut rng = rand::rng();
+    let (street, city, state, zip_code) = *ADDRESSES.choose(&mut rng).expect("addresses");
+    let mut items = sample::items();
+    for item in &mut items {
+        item.quantity = rng.random_range(1..=5);
+    }
     let order = OrderInput {
-        order_id: "trial-order".into(),
-        payment_id: "trial-payment".into(),
-        items: sample::items(),
-        address: sample::address(),
+        order_id: format!("order-{:08x}", rng.random::<u32>()),
+        payment_id: format!("pay-{:08x}", rng.random::<u32>()),
+        items,
+        address: crate::domain::Address {
+            street: street.into(),
+            city: city.into(),
+            state: state.into(),
+            zip_code: zip_code.into(),
+        },
         options: OrderOptions::default(),
     };
-    super::convert::order(&order, 1, 1)
+    super::convert::order(&order, 1, rng.random_range(1..=3))
 }
 
-fn reference_charge() -> wit::ChargeRequest {
+fn reference_charge(order: &wit::Order) -> wit::ChargeRequest {
     wit::ChargeRequest {
-        payment_id: "trial-payment".into(),
-        order_id: "trial-order".into(),
-        amount_cents: sample::TOTAL_CENTS,
-        attempt: 1,
+        payment_id: order.payment_id.clone(),
+        order_id: order.order_id.clone(),
+        amount_cents: order.items.iter().map(|i| u64::from(i.quantity) * i.unit_price_cents).sum(),
+        attempt: order.attempt,
     }
 }
