@@ -59,14 +59,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// How long a client may pause between two pieces of a body before the request is answered 408.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads a body up to `limit` bytes; more is a 413. An oversized body is read on (and discarded) up to a few
-/// times the limit, so the client, still sending, receives the 413 instead of a reset connection.
+/// times the limit, so the client, still sending, receives the 413 instead of a reset connection. A client that
+/// stops sending for [`BODY_IDLE_TIMEOUT`] gets a 408: a slow body cannot hold the request (and its buffer) open.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     use http_body_util::BodyExt;
 
     let mut body = body;
     let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
+    let idle = || {
+        ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the body stalled for {BODY_IDLE_TIMEOUT:?}"),
+        )
+    };
+    while let Some(frame) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await.map_err(|_| idle())? {
         let frame =
             frame.map_err(|e| ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}")))?;
         let Ok(chunk) = frame.into_data() else { continue };

@@ -160,6 +160,7 @@ pub async fn get(
         (status = 401, description = "Missing or unknown token, or uploads disabled", body = ErrorBody),
         (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
+        (status = 408, description = "The body stalled", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
     ))]
 pub async fn upload(
