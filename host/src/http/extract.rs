@@ -61,10 +61,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// How long a client may pause between two pieces of a body before the request is answered 408.
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a whole body may take, however steadily it trickles.
+pub const BODY_TOTAL_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(2);
 
 /// Reads a body up to `limit` bytes; more is a 413. An oversized body is read on (and discarded) up to a few
 /// times the limit, so the client, still sending, receives the 413 instead of a reset connection. A client that
-/// stops sending for [`BODY_IDLE_TIMEOUT`] gets a 408: a slow body cannot hold the request (and its buffer) open.
+/// stops sending for [`BODY_IDLE_TIMEOUT`], or whose body takes longer than [`BODY_TOTAL_TIMEOUT`], gets a 408: a
+/// slow body cannot hold the request (and its buffer) open.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     use http_body_util::BodyExt;
 
@@ -74,10 +77,12 @@ pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Ap
         ApiError::new(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             "body_timeout",
-            format!("the body stalled for {BODY_IDLE_TIMEOUT:?}"),
+            format!("the body stalled for {BODY_IDLE_TIMEOUT:?} or took longer than {BODY_TOTAL_TIMEOUT:?}"),
         )
     };
-    while let Some(frame) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await.map_err(|_| idle())? {
+    let deadline = tokio::time::Instant::now() + BODY_TOTAL_TIMEOUT;
+    let wait = || BODY_IDLE_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+    while let Some(frame) = tokio::time::timeout(wait(), body.frame()).await.map_err(|_| idle())? {
         let frame =
             frame.map_err(|e| ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}")))?;
         let Ok(chunk) = frame.into_data() else { continue };

@@ -161,6 +161,7 @@ pub async fn get(
         (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
         (status = 408, description = "The body stalled", body = ErrorBody),
+        (status = 409, description = "Another version became active while this one loaded", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
     ))]
 pub async fn upload(
@@ -183,7 +184,11 @@ pub async fn upload(
         .await
         .map_err(|e| ApiError::internal("plugin load task failed", &e))?;
     let meta = installed.map_err(|e| {
-        let status = if matches!(e, LoadError::TooLarge { .. }) { 413 } else { 400 };
+        let status = match e {
+            LoadError::TooLarge { .. } => 413,
+            LoadError::Superseded(_) => 409,
+            _ => 400,
+        };
         ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
     })?;
     persist(&state, slot, &meta, &bytes).await?;
@@ -209,7 +214,8 @@ pub async fn rollback(
 ) -> Result<Json<PluginView>, ApiError> {
     let slot = parse_slot(&slot)?;
     let meta = state.registry.rollback(slot).map_err(|e| ApiError::conflict(e.to_string()))?;
-    if let Some(plugin) = state.registry.active(slot) {
+    // The bytes of the version rolled back to, whatever became active a moment later.
+    if let Some(plugin) = state.registry.version(slot, &meta.digest) {
         persist(&state, slot, &meta, plugin.bytes()).await?;
     }
     tracing::info!(%slot, digest = %meta.digest, "plugin rolled back");

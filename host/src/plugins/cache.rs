@@ -81,7 +81,11 @@ impl ArtifactCache {
     /// Stores an artifact (atomically: temp file, then rename). Failures only cost a recompilation later.
     pub(crate) fn put(&self, digest: &Digest, artifact: &[u8]) {
         let path = self.path(digest);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = path.with_extension(format!(
+            "tmp{}-{:08x}",
+            std::process::id(),
+            rand::Rng::random::<u32>(&mut rand::rng())
+        ));
         let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(MAGIC)?;
@@ -97,10 +101,18 @@ impl ArtifactCache {
     }
 }
 
-/// This installation's key: read, or created once with 32 random bytes and owner-only permissions. Two processes
-/// creating it at once agree: only one file is created, the other reads it.
+/// This installation's key: read, or created once with 32 random bytes and owner-only permissions — written to a
+/// file of its own first and linked into place, so the key file is complete or absent, and of two processes creating
+/// it at once one wins and the other reads the winner's.
 fn installation_key(path: &Path) -> std::io::Result<[u8; 32]> {
     use rand::Rng as _;
+    if let Ok(bytes) = std::fs::read(path) {
+        return <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| std::io::Error::other(format!("{} does not hold 32 bytes", path.display())));
+    }
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    let tmp = path.with_extension(format!("new-{}-{:08x}", std::process::id(), rand::rng().random::<u32>()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -108,26 +120,21 @@ fn installation_key(path: &Path) -> std::io::Result<[u8; 32]> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(path) {
-        Ok(mut file) => {
-            let mut key = [0u8; 32];
-            rand::rng().fill(&mut key);
-            file.write_all(&key)?;
-            file.sync_all()?;
-            return Ok(key);
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(&key)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let bytes = std::fs::read(path)?;
+            <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| std::io::Error::other(format!("{} does not hold 32 bytes", path.display())))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     }
-    // Written by another process a moment ago, perhaps: wait for all 32 bytes.
-    for _ in 0..100 {
-        let bytes = std::fs::read(path)?;
-        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
-            return Ok(key);
-        }
-        std::thread::yield_now();
-    }
-    Err(std::io::Error::other("the key file does not hold 32 bytes"))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

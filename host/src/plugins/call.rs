@@ -149,6 +149,20 @@ impl LoadedPlugin {
         if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
             return PluginError::Busy(describe(err));
         }
-        PluginError::Trap(describe(err))
+        // The description may quote the component (names in a backtrace, an exit message): bounded like an answer.
+        PluginError::Trap(bounded(describe(err), self.limits.max_output.min(4096)))
     }
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying so.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(" …(cut)");
+    }
+    text
 }

@@ -103,10 +103,12 @@ impl PluginRuntime {
         log::add_to_linker::<_, HasSelf<LogSink>>(&mut linker, |state: &mut CallState| &mut state.log)
             .map_err(|e| describe(&e))?;
 
-        let cache = match &config.cache_dir {
-            Some(dir) => Some(ArtifactCache::open(dir.clone(), &engine)?),
-            None => None,
-        };
+        // The cache only saves compile time: without it (a read-only disk, a broken key) plugins still load.
+        let cache = config.cache_dir.as_ref().and_then(|dir| {
+            ArtifactCache::open(dir.clone(), &engine)
+                .map_err(|e| tracing::warn!(error = %e, "compiled-plugin cache disabled"))
+                .ok()
+        });
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
         Ok(Arc::new(PluginRuntime { engine, linker, config, cache, _ticker: ticker }))
     }

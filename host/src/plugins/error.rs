@@ -84,6 +84,9 @@ pub enum LoadError {
     /// The file could not be read.
     #[error("cannot read component: {0}")]
     Io(String),
+    /// Another version became active (an install or a rollback) while this one loaded: the newer decision stands.
+    #[error("another version of the {0} slot became active while this one loaded; it was not activated")]
+    Superseded(Slot),
 }
 
 impl LoadError {
@@ -99,6 +102,7 @@ impl LoadError {
             LoadError::Info(_) => "info_failed",
             LoadError::Trial(_) => "trial_failed",
             LoadError::Io(_) => "io",
+            LoadError::Superseded(_) => "superseded",
         }
     }
 }

@@ -76,12 +76,14 @@ pub(crate) struct MemoryCap {
     limit: usize,
     /// Bytes of every memory of the instance so far.
     used: usize,
+    /// What the last allowed grow added, until it is known to have happened.
+    granted: usize,
     pub(crate) refused: Option<usize>,
 }
 
 impl MemoryCap {
     pub(crate) fn new(limit: usize) -> Self {
-        MemoryCap { limit, used: 0, refused: None }
+        MemoryCap { limit, used: 0, granted: 0, refused: None }
     }
 }
 
@@ -94,8 +96,15 @@ impl wasmtime::ResourceLimiter for MemoryCap {
             self.refused = Some(total);
             return Ok(false);
         }
+        self.granted = desired.saturating_sub(current);
         self.used = total;
         Ok(true)
+    }
+
+    /// A grow this limiter allowed failed anyway (past the memory's own maximum): it takes no budget.
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.used = self.used.saturating_sub(std::mem::take(&mut self.granted));
+        Ok(())
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {

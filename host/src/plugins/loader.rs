@@ -26,15 +26,20 @@ const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 /// limit if it grows meanwhile). `Ok(None)`: there is no such file.
 pub fn read_component(path: &std::path::Path, limit: usize) -> Result<Option<Vec<u8>>, LoadError> {
     use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let io = |e: std::io::Error| LoadError::Io(format!("{}: {e}", path.display()));
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
+    // Opened without following a link and without waiting on a FIFO; the checks are made on what was opened, so a
+    // file swapped in between cannot slip past them.
+    let file = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)
+    {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(LoadError::Io(format!("{} is a symbolic link; plugin files are not followed", path.display())));
+        }
         Err(e) => return Err(io(e)),
     };
-    if meta.file_type().is_symlink() {
-        return Err(LoadError::Io(format!("{} is a symbolic link; plugin files are not followed", path.display())));
-    }
+    let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(LoadError::Io(format!("{} is not a regular file", path.display())));
     }
@@ -43,7 +48,6 @@ pub fn read_component(path: &std::path::Path, limit: usize) -> Result<Option<Vec
         return Err(LoadError::TooLarge { size, limit });
     }
     let mut bytes = Vec::with_capacity(size);
-    let file = std::fs::File::open(path).map_err(io)?;
     file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() > limit {
         return Err(LoadError::TooLarge { size: bytes.len(), limit });
@@ -105,7 +109,7 @@ impl PluginRuntime {
     /// a retryable or a permanent error — is fine; a trap, a deadline hit, a memory-limit hit or an answer over
     /// `PLUGIN_MAX_OUTPUT` refuses the version before it can take over a slot. Plugins have no I/O, so the trial has no effects.
     pub fn vet(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
-        let order = reference_order();
+        let order = reference_order(&plugin.meta.digest);
         let result = match &plugin.exports {
             Exports::Validator(_) => plugin.validate(&order).map(drop),
             Exports::Payment(_) => plugin.charge(&reference_charge(&order)).and_then(|receipt| {
@@ -127,6 +131,8 @@ impl PluginRuntime {
                 Err(LoadError::Trial(e))
             }
             Err(e @ PluginError::Permanent { .. }) if e.code() == OUTPUT_TOO_LARGE => Err(LoadError::Trial(e)),
+            // A trial that could not run proves nothing: the version is not activated untried.
+            Err(e @ (PluginError::Busy(_) | PluginError::NotLoaded(_))) => Err(LoadError::Trial(e)),
             _ => Ok(()),
         }
     }
@@ -135,8 +141,8 @@ impl PluginRuntime {
     fn compile(&self, digest: &Digest, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
         if let Some(artifact) = self.cache.as_ref().and_then(|cache| cache.get(digest)) {
             // SAFETY: the artifact was produced by `Component::serialize` for an engine with the same compatibility
-            // hash (it is part of the file name), lives in a directory only this user can write, and its sha256 was
-            // checked just now, so these are the bytes we wrote.
+            // hash (it is part of the file name), lives in a directory only this user can write, and its HMAC under
+            // this installation's key was checked just now, so these are the bytes we wrote.
             #[allow(unsafe_code)]
             match unsafe { Component::deserialize(&self.engine, &artifact) } {
                 Ok(component) => return Ok((component, true)),
@@ -157,18 +163,21 @@ impl PluginRuntime {
 }
 
 /// A trial order that looks like any other: generated ids, a cart and an address drawn from realistic ones, a
-/// plausible attempt number. A plugin cannot tell the trial from real traffic by a fixed marker, so behaving only on
-/// the trial is a gamble — and the run-time limits cover every call anyway.
-fn reference_order() -> wit::Order {
-    use rand::Rng as _;
+/// plausible attempt number. There is no fixed marker to single it out, so behaving only on the trial is a gamble —
+/// and the run-time limits cover every call anyway. Drawn from the component's own digest, so one component gets the
+/// same trial on every process (its verdict does not depend on which one checks it) while no component can know its
+/// own trial in advance.
+fn reference_order(digest: &Digest) -> wit::Order {
     use rand::seq::IndexedRandom as _;
+    use rand::{Rng as _, SeedableRng as _};
     const ADDRESSES: [(&str, &str, &str, &str); 4] = [
         ("123 Main St", "Springfield", "IL", "62701"),
         ("9 Ocean Ave", "San Francisco", "CA", "94105"),
         ("77 Elm St", "Portland", "OR", "97201"),
         ("400 Broad St", "Richmond", "VA", "23219"),
     ];
-    let mut rng = rand::rng();
+    let seed = u64::from_str_radix(&digest.hex()[..16], 16).unwrap_or_default();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (street, city, state, zip_code) = *ADDRESSES.choose(&mut rng).expect("addresses");
     let mut items = sample::items();
     for item in &mut items {

@@ -82,6 +82,9 @@ pub struct Invocation<T> {
 
 #[derive(Debug, Default)]
 struct Book {
+    /// Counts activations (installs and rollbacks): an install that saw another activation while it loaded stands
+    /// down, so a slow load never undoes a newer decision.
+    activations: u64,
     history: Vec<VersionRecord>,
     retained: Vec<Arc<LoadedPlugin>>,
     last_refusal: Option<Refusal>,
@@ -135,25 +138,32 @@ impl Registry {
 
     /// Loads `bytes` for `slot`, gives it a trial call ([`PluginRuntime::vet`]) and activates it. A component
     /// identical to the active one is a no-op; a refused one leaves the active version in place. Compiles: call from a
-    /// blocking context. No lock is held while it compiles or runs the trial: two installs of one slot at once both
-    /// load, and the one that finishes last is active.
+    /// blocking context. No lock is held while it compiles or runs the trial; if another version became active
+    /// meanwhile (an install or a rollback), this one stands down with [`LoadError::Superseded`].
     pub fn install(&self, slot: Slot, bytes: &[u8], source: &str) -> Result<Arc<PluginMeta>, LoadError> {
         let cell = &self.cells[slot.index()];
         let digest = Digest::of(bytes);
         if let Some(active) = cell.active.load_full().filter(|a| a.meta.digest == digest) {
             return Ok(Arc::clone(&active.meta));
         }
-        let retained = {
+        let (retained, started) = {
             let book = cell.book.lock().expect("registry lock");
-            book.retained.iter().find(|p| p.meta.digest == digest).cloned()
+            (book.retained.iter().find(|p| p.meta.digest == digest).cloned(), book.activations)
         };
         let loaded = match retained {
             Some(plugin) => Ok(plugin),
             None => self.runtime.load(slot, bytes, source).and_then(|p| self.runtime.vet(&p).map(|()| Arc::new(p))),
         };
         let mut book = cell.book.lock().expect("registry lock");
+        let loaded =
+            loaded.and_then(|p| if book.activations == started { Ok(p) } else { Err(LoadError::Superseded(slot)) });
         match loaded {
             Ok(plugin) => Ok(self.activate(cell, &mut book, plugin, Activation::Loaded)),
+            Err(error @ LoadError::Superseded(_)) => {
+                // Not a verdict on the component: it may be installed again.
+                tracing::warn!(%slot, %source, %digest, %error, "plugin load superseded");
+                Err(error)
+            }
             Err(error) => {
                 tracing::warn!(%slot, %source, %digest, %error, "plugin refused; the active version stays");
                 let refusal = Refusal {
@@ -168,6 +178,12 @@ impl Registry {
                 Err(error)
             }
         }
+    }
+
+    /// A version of `slot` this registry still holds (the active one or a retained earlier one), by digest.
+    pub fn version(&self, slot: Slot, digest: &Digest) -> Option<Arc<LoadedPlugin>> {
+        let book = self.cells[slot.index()].book.lock().expect("registry lock");
+        book.retained.iter().find(|p| p.meta.digest == *digest).cloned()
     }
 
     /// Re-activates the version that was active before the current one.
@@ -195,6 +211,7 @@ impl Registry {
         activation: Activation,
     ) -> Arc<PluginMeta> {
         let meta = Arc::clone(&plugin.meta);
+        book.activations += 1;
         book.retained.retain(|p| p.meta.digest != meta.digest);
         book.retained.push(Arc::clone(&plugin));
         if book.retained.len() > RETAINED_VERSIONS {

@@ -9,6 +9,11 @@ use super::deadline::Bounded;
 use super::host_log::LogSink;
 use super::limits::{Limits, MemoryCap};
 
+/// Random bytes one `get-random-bytes` call may ask for.
+const MAX_RANDOM_BYTES: u64 = 4096;
+/// Host resources (pollables, streams) one call may hold at once.
+const MAX_TABLE_ENTRIES: usize = 1024;
+
 /// What a store holds during one call.
 pub(crate) struct CallState {
     wasi: WasiCtx,
@@ -23,10 +28,20 @@ impl CallState {
     pub(crate) fn new(limits: &Limits, plugin: &str, digest: &str) -> Self {
         // No preopened directories, environment, arguments or sockets; stdin is empty and stdout/stderr are discarded.
         // Clocks and randomness come from WASI's defaults.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        // Host-side allocations the guest can ask for are bounded too: random bytes per call (WASI's default is
+        // 64 MiB, filled on the host before the guest's own memory cap is consulted) and table entries (pollables,
+        // stream handles: 1,000,000 by default).
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
         CallState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             deadline: Instant::now() + limits.deadline,
             limiter: MemoryCap::new(limits.memory_bytes),
             log: LogSink::new(plugin, digest, limits),
