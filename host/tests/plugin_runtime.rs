@@ -281,6 +281,15 @@ fn plugin_files_are_judged_before_they_are_read() {
     assert!(err.to_string().contains("symbolic link"), "{err}");
     assert_eq!(read_component(&real, limit).unwrap().map(|b| b.len()), Some(component("validation").len()));
     assert!(read_component(&dir.path().join("missing.wasm"), limit).unwrap().is_none());
+    // A FIFO is refused without waiting for a writer that never comes.
+    let fifo = dir.path().join("shipping.wasm");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: a valid NUL-terminated path and a mode; mkfifo touches nothing else.
+    let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(made, 0);
+    let err = read_component(&fifo, limit).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
 /// Counts the log lines plugins forward (target `plugin`).
