@@ -71,3 +71,17 @@ fn list_shows_what_the_directory_holds() {
     assert!(!ok, "{out}");
     assert!(out.contains("payment    refused") && out.contains("validation missing"), "{out}");
 }
+
+#[test]
+fn wit_hands_out_the_package_the_host_was_built_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("wit");
+    let (ok, out) = order_host(&["plugins", "wit", "--out", out_dir.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let repo_wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    for name in ["types.wit", "worlds.wit"] {
+        assert_eq!(std::fs::read(out_dir.join(name)).unwrap(), std::fs::read(repo_wit.join(name)).unwrap(), "{name}");
+    }
+    let (ok, out) = order_host(&["plugins", "wit"]);
+    assert!(ok && out.contains("// ---- worlds.wit ----") && out.contains("world payment-processor"), "{out}");
+}

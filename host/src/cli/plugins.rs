@@ -1,4 +1,4 @@
-//! `order-host plugins …`: check a component against a slot, list what the plugins directory holds.
+//! `order-host plugins …`: check a component against a slot, list what the plugins directory holds, hand out the WIT.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,15 +20,43 @@ pub enum PluginsCommand {
     },
     /// Lists what `PLUGINS_DIR` holds and what would be active.
     List,
+    /// Writes the WIT package this host was built with (`types.wit`, `worlds.wit`): what a plugin is built against.
+    Wit {
+        /// The directory to write it to (created if missing); without it, the files go to standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
+
+/// The WIT package compiled into this binary, file by file.
+pub const WIT_FILES: [(&str, &str); 2] =
+    [("types.wit", include_str!("../../../wit/types.wit")), ("worlds.wit", include_str!("../../../wit/worlds.wit"))];
 
 /// Runs a plugin subcommand, writing to `out`; refusals are reported and turn into a failing exit code.
 pub fn run(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
+    let runtime = || PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg);
     match command {
-        PluginsCommand::Check { slot, file } => check(&runtime, *slot, file, out),
-        PluginsCommand::List => list(&runtime, &config.plugins_dir, out),
+        PluginsCommand::Check { slot, file } => check(&runtime()?, *slot, file, out),
+        PluginsCommand::List => list(&runtime()?, &config.plugins_dir, out),
+        PluginsCommand::Wit { out: dir } => wit(dir.as_deref(), out),
     }
+}
+
+fn wit(dir: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let Some(dir) = dir else {
+        for (name, text) in WIT_FILES {
+            writeln!(out, "// ---- {name} ----")?;
+            out.write_all(text.as_bytes())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    for (name, text) in WIT_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(
