@@ -175,8 +175,7 @@ pub async fn upload(
     let limit = state.registry.runtime().config().max_component_bytes;
     let bytes = read_body(body, limit).await?;
     // Stored first, activated second: an active version always has its bytes on disk for the next start.
-    let digest = crate::plugins::Digest::of(&bytes);
-    let stored = state.data_dir.join("plugins").join(format!("{}.wasm", digest.hex()));
+    let stored = state.data_dir.join("plugins").join(format!("{}.wasm", crate::plugins::Digest::of(&bytes).hex()));
     write_off_runtime(stored, bytes.to_vec()).await?;
     let registry = Arc::clone(&state.registry);
     let component = bytes.clone();
@@ -191,7 +190,7 @@ pub async fn upload(
         };
         ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
     })?;
-    persist(&state, slot, &meta, &bytes).await?;
+    publish(&state, slot, &bytes).await?;
     tracing::info!(%slot, digest = %meta.digest, name = %meta.name, version = %meta.version, "plugin uploaded and active");
     Ok(Json(PluginView::from(meta.as_ref())))
 }
@@ -214,27 +213,18 @@ pub async fn rollback(
 ) -> Result<Json<PluginView>, ApiError> {
     let slot = parse_slot(&slot)?;
     let meta = state.registry.rollback(slot).map_err(|e| ApiError::conflict(e.to_string()))?;
-    // The bytes of the version rolled back to, whatever became active a moment later.
+    // The bytes of the version rolled back to (stored when it was uploaded), whatever became active a moment later.
     if let Some(plugin) = state.registry.version(slot, &meta.digest) {
-        persist(&state, slot, &meta, plugin.bytes()).await?;
+        publish(&state, slot, plugin.bytes()).await?;
     }
     tracing::info!(%slot, digest = %meta.digest, "plugin rolled back");
     Ok(Json(PluginView::from(meta.as_ref())))
 }
 
-/// Keeps the component under `DATA_DIR/plugins/<sha256>.wasm` and publishes it as `PLUGINS_DIR/<slot>.wasm`
-/// (temporary file + rename), so a restart and every worker watching the directory run the same version.
-async fn persist(state: &AppState, slot: Slot, meta: &PluginMeta, bytes: &[u8]) -> Result<(), ApiError> {
-    let stored = state.data_dir.join("plugins").join(format!("{}.wasm", meta.digest.hex()));
-    let published = state.plugins_dir.join(slot.file_name());
-    let bytes = bytes.to_vec();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        write_atomically(&stored, &bytes)?;
-        write_atomically(&published, &bytes)
-    })
-    .await
-    .map_err(|e| ApiError::internal("plugin store task failed", &e))?
-    .map_err(|e| ApiError::internal("cannot store the plugin", &e))
+/// Publishes the component as `PLUGINS_DIR/<slot>.wasm` (temporary file + rename), so a restart and every worker
+/// watching the directory run the same version.
+async fn publish(state: &AppState, slot: Slot, bytes: &[u8]) -> Result<(), ApiError> {
+    write_off_runtime(state.plugins_dir.join(slot.file_name()), bytes.to_vec()).await
 }
 
 async fn write_off_runtime(path: std::path::PathBuf, bytes: Vec<u8>) -> Result<(), ApiError> {

@@ -106,9 +106,8 @@ impl ArtifactCache {
 /// it at once one wins and the other reads the winner's.
 fn installation_key(path: &Path) -> std::io::Result<[u8; 32]> {
     use rand::Rng as _;
-    if let Ok(bytes) = std::fs::read(path) {
-        return <[u8; 32]>::try_from(bytes.as_slice())
-            .map_err(|_| std::io::Error::other(format!("{} does not hold 32 bytes", path.display())));
+    if path.exists() {
+        return read_key(path);
     }
     let mut key = [0u8; 32];
     rand::rng().fill(&mut key);
@@ -128,13 +127,15 @@ fn installation_key(path: &Path) -> std::io::Result<[u8; 32]> {
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(key),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let bytes = std::fs::read(path)?;
-            <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| std::io::Error::other(format!("{} does not hold 32 bytes", path.display())))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key(path),
         Err(e) => Err(e),
     }
+}
+
+fn read_key(path: &Path) -> std::io::Result<[u8; 32]> {
+    let bytes = std::fs::read(path)?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| std::io::Error::other(format!("{} does not hold 32 bytes", path.display())))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

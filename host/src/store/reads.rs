@@ -1,7 +1,7 @@
 //! The reads behind `events`, `needing_attention` and `audit_page`, as free functions over `$db`'s pool, expanded
 //! per backend like [`super::rows`] (`#[async_trait]` cannot see methods a macro adds to its impl block).
 
-/// `read_events`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
+/// `read_events`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
 macro_rules! impl_sql_reads {
     ($db:ty) => {
             async fn read_events(
@@ -41,6 +41,21 @@ macro_rules! impl_sql_reads {
                     .collect()
             }
 
+            async fn read_payments(
+                pool: &sqlx::Pool<$db>,
+                order_id: &str,
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"
+                ))
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(payment_row).collect()
+            }
+
             async fn read_needing_attention(pool: &sqlx::Pool<$db>, limit: u32) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
                 let rows: Vec<(String, Option<String>)> = sqlx::query_as(
                     "SELECT e.order_id, e.message FROM events e
@@ -71,17 +86,7 @@ macro_rules! impl_sql_reads {
                 let mut page = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let order = order_row(row)?;
-                    let payments = sqlx::query(concat!(
-                        "SELECT ",
-                        payment_columns!(),
-                        " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"
-                    ))
-                    .bind(&order.order_id)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(payment_row)
-                    .collect::<Result<Vec<_>, _>>()?;
+                    let payments = read_payments(pool, &order.order_id).await?;
                     page.push((order, payments));
                 }
                 Ok(page)

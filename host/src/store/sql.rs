@@ -237,15 +237,7 @@ macro_rules! impl_sql_store {
                 &self,
                 order_id: &str,
             ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"
-                ))
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(payment_row).collect()
+                read_payments(&self.pool, order_id).await
             }
 
             async fn append_event(&self, e: &$crate::store::NewEvent) -> Result<i64, $crate::store::StoreError> {
