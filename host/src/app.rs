@@ -92,7 +92,7 @@ impl App {
         let state = self.http_state();
         state.access.log_summary();
         let router = http::router(state);
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        http::serve(listener, router, shutdown, http::HEADER_READ_TIMEOUT).await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::activities::OrderDefaults;
 use crate::activities::failure::{self, FailureMode, FailureSimulation, Injections};
 use crate::domain::TimeoutAction;
-use crate::plugins::{Limits, RuntimeConfig, Slot, SlotLimits};
+use crate::plugins::{Compiler, Limits, RuntimeConfig, Slot, SlotLimits};
 
 /// A configured secret: printed as `***`, read with [`Secret::expose`].
 #[derive(Clone)]
@@ -136,9 +136,26 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_LIMITS", default_value = "", value_parser = parse_slot_overrides, global = true)]
     pub plugin_limits: SlotOverrides,
 
-    /// Plugin instances that may run at once.
+    /// Plugin instances that may run at once; each slot may use a third of them.
     #[arg(long, env = "PLUGIN_MAX_INSTANCES", default_value_t = 128, global = true)]
     pub plugin_max_instances: u32,
+
+    /// The largest plugin component accepted (file, upload, `plugins check`).
+    #[arg(long, env = "PLUGIN_MAX_BYTES", default_value = "64MiB", value_parser = parse_bytes, global = true)]
+    pub plugin_max_bytes: usize,
+
+    /// Wall-clock time compiling one component may take before it is refused.
+    #[arg(long, env = "PLUGIN_COMPILE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub plugin_compile_timeout: Duration,
+
+    /// Memory compiling one component may use before it is refused.
+    #[arg(long, env = "PLUGIN_COMPILE_MEMORY", default_value = "1GiB", value_parser = parse_bytes, global = true)]
+    pub plugin_compile_memory: usize,
+
+    /// The `order-host` binary that compiles components in a child process within the two budgets above; set by the
+    /// binary itself. Unset (library use, tests): components compile in process, without a budget.
+    #[arg(skip)]
+    pub plugin_compiler: Option<PathBuf>,
 }
 
 impl Config {
@@ -192,6 +209,12 @@ impl Config {
             limits,
             cache_dir: cache.then(|| self.data_dir.join("plugin-cache")),
             max_instances: self.plugin_max_instances,
+            max_component_bytes: self.plugin_max_bytes,
+            compiler: self.plugin_compiler.clone().map_or(Compiler::InProcess, |program| Compiler::Child {
+                program,
+                timeout: self.plugin_compile_timeout,
+                memory_bytes: self.plugin_compile_memory as u64,
+            }),
             ..RuntimeConfig::default()
         }
     }

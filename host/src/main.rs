@@ -7,7 +7,13 @@ use order_host::app::{App, shutdown_signal};
 use order_host::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    if std::env::args_os().nth(1).is_some_and(|a| a == order_host::plugins::compile::CHILD_ARG) {
+        let args: Vec<String> = std::env::args_os().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
+        return Ok(order_host::plugins::compile::child_main(&args));
+    }
+    let mut cli = Cli::parse();
+    // Components are compiled by a child process running this binary, within PLUGIN_COMPILE_TIMEOUT/_MEMORY.
+    cli.config.plugin_compiler = std::env::current_exe().ok();
     order_host::telemetry::init();
     if let Command::Plugins(command) = &cli.command {
         return order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock());

@@ -186,7 +186,8 @@ fn spawn_host(
                         let shutdown = async move {
                             let _ = stopped.wait_for(|s| *s).await;
                         };
-                        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+                        let timeout = order_host::http::HEADER_READ_TIMEOUT;
+                        let _ = order_host::http::serve(listener, router, shutdown, timeout).await;
                     });
                 }
                 let _ = ready_tx.send(Ok(port));

@@ -6,6 +6,7 @@ mod api;
 mod lifecycle;
 mod process;
 mod replay;
+mod sandbox;
 mod store;
 
 /// Runs an async test body once per backend: `both_backends!(name, |db: TestDb| async move { … })` defines

@@ -11,6 +11,7 @@ mod listing;
 mod ops;
 pub mod orders;
 mod plugins;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::store::Store;
 use crate::workflows::OrderWorkflow;
 pub use auth::{Access, Role};
 use error::ApiError;
+pub use server::{HEADER_READ_TIMEOUT, serve};
 
 /// What handlers share.
 #[derive(Clone)]

@@ -65,6 +65,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    use std::fmt::Write as _;
     let by_state = match state.store.count_by_state().await {
         Ok(counts) => counts.into_iter().map(|(s, n)| (s.to_string(), n)).collect(),
         Err(e) => {
@@ -75,12 +76,21 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render(&by_state);
     match state.store.count_needing_attention().await {
         Ok(n) => {
-            use std::fmt::Write as _;
             let _ = writeln!(text, "# HELP order_host_orders_needing_attention Orders a person must look at.");
             let _ = writeln!(text, "# TYPE order_host_orders_needing_attention gauge");
             let _ = writeln!(text, "order_host_orders_needing_attention {n}");
         }
         Err(e) => tracing::warn!(error = %e, "cannot count orders needing attention for /metrics"),
+    }
+    let runtime = state.registry.runtime();
+    let share = crate::plugins::slot_share(runtime.config().max_instances);
+    let _ = writeln!(
+        text,
+        "# HELP order_host_plugin_calls_in_flight Plugin calls running now, per slot (at most {share})."
+    );
+    let _ = writeln!(text, "# TYPE order_host_plugin_calls_in_flight gauge");
+    for slot in crate::plugins::Slot::ALL {
+        let _ = writeln!(text, "order_host_plugin_calls_in_flight{{slot=\"{slot}\"}} {}", runtime.in_flight(slot));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -103,11 +103,13 @@ impl LoadedPlugin {
     /// Runs `f` in a fresh store under this version's limits and sorts out what came back. An answer (or error)
     /// larger than [`Limits::max_output`] is a permanent error: it goes no further than this function.
     fn run<T: OutputSize>(&self, f: impl FnOnce(&mut Store<CallState>) -> CallResult<T>) -> Result<T, PluginError> {
+        let _claim = self.runtime.claim(self.meta.slot)?;
         let state = CallState::new(&self.limits, &self.meta.name, self.meta.digest.short());
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.runtime.deadline_ticks(self.limits.deadline));
         store.epoch_deadline_trap();
+        store.set_hostcall_fuel(self.limits.hostcall_fuel());
         let answer = f(&mut store);
         if let Ok(result) = &answer {
             let size = result.output_bytes();
@@ -149,9 +151,24 @@ impl LoadedPlugin {
         if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
             return PluginError::Busy(describe(err));
         }
+        if hostcall_fuel_exhausted(err) {
+            let message = format!(
+                "the plugin handed the host more than {} bytes at once (an answer, or a host call's arguments); \
+                 at most {} are accepted (PLUGIN_MAX_OUTPUT)",
+                self.limits.hostcall_fuel(),
+                self.limits.max_output
+            );
+            return PluginError::Permanent { code: OUTPUT_TOO_LARGE.into(), message };
+        }
         // The description may quote the component (names in a backtrace, an exit message): bounded like an answer.
         PluginError::Trap(bounded(describe(err), self.limits.max_output.min(4096)))
     }
+}
+
+/// Whether wasmtime stopped lifting because the call's hostcall fuel ran out. Its error type is private: the message
+/// is matched (a test with an amplifying fixture pins it).
+fn hostcall_fuel_exhausted(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
 }
 
 /// `text` cut to at most `max` bytes (at a character boundary), saying so.

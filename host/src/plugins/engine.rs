@@ -2,20 +2,21 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::validator::order::plugins::log;
 use super::cache::ArtifactCache;
+use super::compile::Compiler;
 use super::deadline::BoundedPoll;
 use super::error::describe;
-use super::host_log::LogSink;
+use super::host_log;
 use super::limits::SlotLimits;
 use super::state::CallState;
+use super::{PluginError, Slot};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -28,8 +29,10 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// The epoch ticker's period: deadlines are enforced with this granularity.
     pub epoch_tick: Duration,
-    /// The largest component file accepted.
+    /// The largest component file accepted (`PLUGIN_MAX_BYTES`).
     pub max_component_bytes: usize,
+    /// Where components are compiled, and within what budget.
+    pub compiler: Compiler,
 }
 
 impl Default for RuntimeConfig {
@@ -39,7 +42,8 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 128,
             epoch_tick: Duration::from_millis(5),
-            max_component_bytes: 16 << 20,
+            max_component_bytes: 64 << 20,
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -57,7 +61,24 @@ pub struct PluginRuntime {
     pub(crate) linker: Linker<CallState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) cache: Option<ArtifactCache>,
+    /// Calls in flight per slot (trial calls included), each at most [`slot_share`] of `max_instances`.
+    in_flight: [AtomicU32; 3],
     _ticker: EpochTicker,
+}
+
+/// The instances one slot may have in flight at once: a third of the pool (at least one).
+pub fn slot_share(max_instances: u32) -> u32 {
+    (max_instances / 3).max(1)
+}
+
+/// A call's place in its slot's share; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Claim<'a>(&'a AtomicU32);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for PluginRuntime {
@@ -73,35 +94,12 @@ impl PluginRuntime {
     /// Builds the engine (component model, pooling allocator, epoch interruption), the linker (empty WASI + `log`)
     /// and starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, String> {
-        let mut pool = PoolingAllocationConfig::default();
-        // A Rust wasip2 component instantiates a handful of core modules (the program plus small shims), each with
-        // at most one memory and a table or two.
-        let n = config.max_instances;
-        pool.total_component_instances(n)
-            .total_core_instances(n * 8)
-            .total_memories(n)
-            .total_tables(n * 8)
-            .max_memory_size(config.limits.max_memory_bytes())
-            // Per component: enough for the toolchains' shims and runtimes, not enough to claim the pool with one
-            // instance (its memories together are capped by the limiter as well).
-            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
-            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
-            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
-            // Keeping a small prefix of each freed memory resident (reset with memset, not madvise) is what makes a
-            // fresh instance per call cheap: ~13 µs instead of ~29 µs.
-            .linear_memory_keep_resident(256 << 10)
-            .table_keep_resident(64 << 10);
-
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).map_err(|e| format!("cannot create the wasmtime engine: {}", describe(&e)))?;
+        let engine = Engine::new(&wasmtime_config(&config))
+            .map_err(|e| format!("cannot create the wasmtime engine: {}", describe(&e)))?;
 
         let mut linker = Linker::new(&engine);
         add_wasi(&mut linker).map_err(|e| describe(&e))?;
-        log::add_to_linker::<_, HasSelf<LogSink>>(&mut linker, |state: &mut CallState| &mut state.log)
-            .map_err(|e| describe(&e))?;
+        host_log::add_to_linker(&mut linker).map_err(|e| describe(&e))?;
 
         // The cache only saves compile time: without it (a read-only disk, a broken key) plugins still load.
         let cache = config.cache_dir.as_ref().and_then(|dir| {
@@ -110,7 +108,7 @@ impl PluginRuntime {
                 .ok()
         });
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
-        Ok(Arc::new(PluginRuntime { engine, linker, config, cache, _ticker: ticker }))
+        Ok(Arc::new(PluginRuntime { engine, linker, config, cache, in_flight: Default::default(), _ticker: ticker }))
     }
 
     /// The runtime's configuration.
@@ -118,11 +116,65 @@ impl PluginRuntime {
         &self.config
     }
 
+    /// Takes a place in `slot`'s share of the instance pool, or says why not: a slot whose calls all hang (a plugin
+    /// that sleeps to its deadline on every call) cannot take the instances the other slots need.
+    pub(crate) fn claim(&self, slot: Slot) -> Result<Claim<'_>, PluginError> {
+        let share = slot_share(self.config.max_instances);
+        let counter = &self.in_flight[slot.index()];
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < share).then_some(n + 1))
+            .map(|_| Claim(counter))
+            .map_err(|n| PluginError::Busy(format!("the {slot} slot already has {n} of its {share} calls in flight")))
+    }
+
+    /// Calls of `slot` running now (trial calls included).
+    pub fn in_flight(&self, slot: Slot) -> u32 {
+        self.in_flight[slot.index()].load(Ordering::Acquire)
+    }
+
     /// Deadline in epoch ticks: rounded up, so a call always gets at least its deadline.
     pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
         let tick = self.config.epoch_tick.as_nanos().max(1);
         (deadline.as_nanos().div_ceil(tick) as u64).max(1)
     }
+}
+
+/// What decides compiled code: the component model and epoch interruption. A compile child builds its engine from
+/// this alone (the pooling allocator does not change compiled code, and the child instantiates nothing).
+pub(crate) fn compile_config() -> Config {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true).epoch_interruption(true);
+    wasm
+}
+
+/// The engine's whole configuration: [`compile_config`] and the pooling allocator.
+fn wasmtime_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    // A Rust wasip2 component instantiates a handful of core modules (the program plus small shims), each with
+    // at most one memory and a table or two. Each slot may have a third of the instances in flight (`claim`), and the pool holds three full shares of
+    // the largest component allowed: however one slot's component is built and however busy it is, the other
+    // slots' shares are still there.
+    let share = slot_share(config.max_instances);
+    let shares = share * 3;
+    pool.total_component_instances(shares)
+        .total_core_instances(shares * MAX_CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(shares * MAX_MEMORIES_PER_COMPONENT)
+        .total_tables(shares * MAX_TABLES_PER_COMPONENT)
+        .max_memory_size(config.limits.max_memory_bytes())
+        // Per component: enough for the toolchains' shims and runtimes (its memories together are capped by
+        // the limiter as well).
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+        .max_memories_per_module(MAX_MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+        // Keeping a small prefix of each freed memory resident (reset with memset, not madvise) is what makes a
+        // fresh instance per call cheap: ~13 µs instead of ~29 µs.
+        .linear_memory_keep_resident(256 << 10)
+        .table_keep_resident(64 << 10);
+
+    let mut wasm = compile_config();
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    wasm
 }
 
 /// The WASI interfaces a plugin may import: command-line plumbing (no arguments, no environment, empty stdin,

@@ -66,6 +66,9 @@ pub enum LoadError {
     /// The file exceeds the size a plugin may have.
     #[error("component is {size} bytes; the limit is {limit}")]
     TooLarge { size: usize, limit: usize },
+    /// Compiling the component would take more time or memory than the budget allows.
+    #[error("component refused: {0}")]
+    CompileBudget(String),
     /// The bytes do not decode or compile (truncated, corrupt, unsupported features).
     #[error("invalid component: {0}")]
     Invalid(String),
@@ -96,6 +99,7 @@ impl LoadError {
             LoadError::NotWasm => "not_wasm",
             LoadError::CoreModule => "not_a_component",
             LoadError::TooLarge { .. } => "too_large",
+            LoadError::CompileBudget(_) => "compile_budget",
             LoadError::Invalid(_) => "invalid_component",
             LoadError::Imports(_) => "unsupported_imports",
             LoadError::WrongWorld { .. } => "wrong_world",

@@ -1,8 +1,11 @@
 //! The host side of the `log` interface: forwards plugin log lines to `tracing`, capped per call.
 
-use super::bindings::validator::order::plugins::log::Host;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, WasmStr};
+
 use super::bindings::wit::Level;
 use super::limits::Limits;
+use super::state::CallState;
 
 /// Longest single line forwarded; the rest of a longer line is cut.
 const MAX_LINE_BYTES: usize = 1024;
@@ -30,13 +33,22 @@ impl LogSink {
         }
     }
 
+    /// No line would be forwarded any more: the rest of the call's lines are only counted.
+    fn exhausted(&self) -> bool {
+        self.lines_left == 0 || self.bytes_left == 0
+    }
+
+    fn drop_line(&mut self) {
+        if self.dropped == 0 {
+            tracing::warn!(plugin = %self.plugin, digest = %self.digest, "plugin log cap reached; dropping further lines of this call");
+        }
+        self.dropped += 1;
+    }
+
     fn write(&mut self, level: Level, message: &str) {
         let line = truncate(message, MAX_LINE_BYTES);
         if self.lines_left == 0 || self.bytes_left < line.len() {
-            if self.dropped == 0 {
-                tracing::warn!(plugin = %self.plugin, digest = %self.digest, "plugin log cap reached; dropping further lines of this call");
-            }
-            self.dropped += 1;
+            self.drop_line();
             return;
         }
         self.lines_left -= 1;
@@ -61,10 +73,22 @@ impl Drop for LogSink {
     }
 }
 
-impl Host for LogSink {
-    fn log(&mut self, level: Level, message: String) {
-        self.write(level, &message);
-    }
+/// Adds `order:plugins/log` to `linker`. The message is read where it lies in the guest's memory and only the part
+/// that is forwarded (at most [`MAX_LINE_BYTES`]) is copied, so a long line costs the host no allocation; how long a
+/// line may be at all is bounded by the call's hostcall fuel (see `Limits::hostcall_fuel`).
+pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    linker.instance("order:plugins/log@0.1.0")?.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, CallState>, (level, message): (Level, WasmStr)| {
+            if store.data().log.exhausted() {
+                store.data_mut().log.drop_line();
+                return Ok(());
+            }
+            let line = truncate(&message.to_str(&store)?, MAX_LINE_BYTES).to_owned();
+            store.data_mut().log.write(level, &line);
+            Ok(())
+        },
+    )
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -31,6 +31,21 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Bytes the host may copy out of the guest in one go — an answer being lifted, or the arguments of one host call
+    /// (a log line, a write to stdout) — before the call fails (wasmtime's "hostcall fuel", 128 MiB by default).
+    /// Counted while lifting, before anything is copied, so that strings aliasing one region of guest memory cannot
+    /// multiply into more than this; the exact output count ([`Limits::max_output`]) is checked on what was lifted.
+    /// Four times the output cap: the host's own representation of a list element is larger than its WIT payload.
+    pub fn hostcall_fuel(&self) -> usize {
+        self.max_output.saturating_mul(4).max(MIN_HOSTCALL_FUEL)
+    }
+}
+
+/// The least hostcall fuel a call gets whatever `max_output` says: enough for WASI's own plumbing (a panic message
+/// written to stderr, a list of pollables).
+const MIN_HOSTCALL_FUEL: usize = 64 << 10;
+
 /// Limits for each slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SlotLimits {

@@ -11,6 +11,7 @@ use super::bindings::shipper::ShipperPre;
 use super::bindings::validator::ValidatorPre;
 use super::bindings::wit;
 use super::call::{Exports, LoadedPlugin};
+use super::compile::{self, Compiler};
 use super::error::describe;
 use super::meta::PluginMeta;
 use super::output::OUTPUT_TOO_LARGE;
@@ -151,7 +152,19 @@ impl PluginRuntime {
                 }
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(describe(&e)))?;
+        let component = match &self.config.compiler {
+            Compiler::InProcess => Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(describe(&e)))?,
+            Compiler::Child { program, timeout, memory_bytes } => {
+                let artifact = compile::in_child(program, *timeout, *memory_bytes, bytes)?;
+                // SAFETY: the artifact is what `Engine::precompile_component` printed in a child process running
+                // this very binary, with the same compile settings (`compile_config`; deserialize checks that they
+                // match); it came through a pipe only that child writes.
+                #[allow(unsafe_code)]
+                let loaded = unsafe { Component::deserialize(&self.engine, &artifact) };
+                loaded
+                    .map_err(|e| LoadError::Invalid(format!("the compiled artifact does not load: {}", describe(&e))))?
+            }
+        };
         if let Some(cache) = &self.cache {
             match component.serialize() {
                 Ok(artifact) => cache.put(digest, &artifact),

@@ -19,6 +19,7 @@
 mod bindings;
 mod cache;
 mod call;
+pub mod compile;
 pub mod convert;
 mod deadline;
 mod digest;
@@ -36,8 +37,9 @@ mod watch;
 
 pub use bindings::wit;
 pub use call::LoadedPlugin;
+pub use compile::Compiler;
 pub use digest::Digest;
-pub use engine::{PluginRuntime, RuntimeConfig};
+pub use engine::{PluginRuntime, RuntimeConfig, slot_share};
 pub use error::{LoadError, PluginError};
 pub use limits::{Limits, SlotLimits};
 pub use loader::read_component;
