@@ -254,7 +254,8 @@ async fn no_worker_means_503_after_a_bounded_wait_never_a_hang() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_administration() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let (host, api) = api_host(&db, HostSpec::default().with_flags(&["--admin-token", ADMIN])).await;
+    let flags = ["--admin-token", ADMIN, "--plugin-max-bytes", "4MiB"];
+    let (host, api) = api_host(&db, HostSpec::default().with_flags(&flags)).await;
     let bearer = format!("Bearer {ADMIN}");
     let auth = [("authorization", bearer.as_str())];
     let upload = |slot: &'static str, component: &'static str| {
@@ -298,7 +299,7 @@ async fn plugin_administration() {
     }
     assert_error(&api.send("PUT", "/plugins/payment", Some(b"garbage".to_vec()), &auth).await, 400, "not_wasm");
     assert_error(
-        &api.send("PUT", "/plugins/payment", Some(vec![0u8; 17 << 20]), &auth).await,
+        &api.send("PUT", "/plugins/payment", Some(vec![0u8; 5 << 20]), &auth).await,
         413,
         "payload_too_large",
     );
