@@ -145,11 +145,11 @@ pub struct Config {
     pub plugin_max_bytes: usize,
 
     /// Wall-clock time compiling one component may take before it is refused.
-    #[arg(long, env = "PLUGIN_COMPILE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = "PLUGIN_COMPILE_TIMEOUT", default_value = "60s", value_parser = parse_compile_timeout, global = true)]
     pub plugin_compile_timeout: Duration,
 
     /// Memory compiling one component may use before it is refused.
-    #[arg(long, env = "PLUGIN_COMPILE_MEMORY", default_value = "1GiB", value_parser = parse_bytes, global = true)]
+    #[arg(long, env = "PLUGIN_COMPILE_MEMORY", default_value = "1GiB", value_parser = parse_compile_memory, global = true)]
     pub plugin_compile_memory: usize,
 
     /// The `order-host` binary that compiles components in a child process within the two budgets above; set by the
@@ -255,6 +255,24 @@ pub fn parse_slot_overrides(s: &str) -> Result<SlotOverrides, String> {
         }
     }
     Ok(SlotOverrides(out))
+}
+
+/// `PLUGIN_COMPILE_TIMEOUT`: at least a second (starting the compiler process alone takes milliseconds).
+fn parse_compile_timeout(s: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if timeout < Duration::from_secs(1) {
+        return Err("at least 1s: starting the compiler takes part of it".into());
+    }
+    Ok(timeout)
+}
+
+/// `PLUGIN_COMPILE_MEMORY`: at least 64 MiB (the compiler process itself needs some).
+fn parse_compile_memory(s: &str) -> Result<usize, String> {
+    let bytes = parse_bytes(s)?;
+    if bytes < 64 << 20 {
+        return Err("at least 64MiB: the compiler process needs some to start".into());
+    }
+    Ok(bytes)
 }
 
 /// Parses a byte size: `1048576`, `512KiB`, `32MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).

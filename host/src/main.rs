@@ -12,9 +12,14 @@ fn main() -> anyhow::Result<ExitCode> {
         return Ok(order_host::plugins::compile::child_main(&args));
     }
     let mut cli = Cli::parse();
-    // Components are compiled by a child process running this binary, within PLUGIN_COMPILE_TIMEOUT/_MEMORY.
-    cli.config.plugin_compiler = std::env::current_exe().ok();
     order_host::telemetry::init();
+    // Components are compiled by a child process running this binary, within PLUGIN_COMPILE_TIMEOUT/_MEMORY.
+    // `/proc/self/exe` is the running binary itself even after an upgrade replaced or removed its file.
+    let own = std::path::Path::new("/proc/self/exe");
+    cli.config.plugin_compiler = if own.exists() { Some(own.to_path_buf()) } else { std::env::current_exe().ok() };
+    if cli.config.plugin_compiler.is_none() {
+        tracing::warn!("cannot find this binary's path: plugins compile in process, without a time or memory budget");
+    }
     if let Command::Plugins(command) = &cli.command {
         return order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock());
     }

@@ -54,5 +54,6 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 
     // Shutdown stops accepting and returns once the connections are done.
     stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
+    stopped.expect("the server stopped once asked").unwrap().unwrap();
 }

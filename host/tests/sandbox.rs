@@ -29,13 +29,14 @@ fn assert_output_too_large(err: &PluginError) {
 
 #[test]
 fn strings_aliasing_one_buffer_are_counted_before_they_are_copied() {
-    // 4096 items whose skus all point at the same 1 MiB: 4 GiB if lifted. Before, wasmtime's default hostcall fuel
-    // (128 MiB) let the host copy 128 MiB out of this one call and then fail it as a retryable trap; now lifting stops
-    // after PLUGIN_MAX_OUTPUT × 4 bytes and the answer is a permanent `output_too_large`.
+    // 4096 items whose skus all point at the same 16 KiB, each string well below any per-string bound: 64 MiB if
+    // lifted. Before, the host copied all 64 MiB (wasmtime's default hostcall fuel is 128 MiB) and only then measured
+    // it; now lifting stops after PLUGIN_MAX_OUTPUT × 4 bytes, before the copy is made.
     let rt = runtime();
     let plugin = rt.load(Slot::Validation, &component("fixtures/aliased-strings"), "aliased").expect("type-checks");
     let err = plugin.validate(&sample_order("o-alias")).unwrap_err();
     assert_output_too_large(&err);
+    assert!(err.to_string().contains("more than 262144 bytes at once"), "{err}");
     let err = rt.vet(&plugin).unwrap_err();
     assert!(matches!(&err, LoadError::Trial(e) if e.code() == "output_too_large"), "{err:?}");
 
@@ -88,6 +89,43 @@ fn a_sleeper_that_passes_its_trial_is_still_held_to_the_deadline() {
     assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
 }
 
+#[test]
+fn a_long_log_line_is_cut_and_one_past_the_fuel_is_never_copied() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let longest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(LongestLine(Arc::clone(&longest)));
+    let rt = runtime();
+    let plugin = rt.load(Slot::Validation, &component("fixtures/long-log-line"), "long-log").expect("loads");
+    let (plain, huge) = tracing::subscriber::with_default(subscriber, || {
+        (plugin.validate(&sample_order("o-log")), plugin.validate(&sample_order("huge-log")))
+    });
+    assert_eq!(plain.unwrap_err().code(), "logged", "a 4 KiB line is no reason to fail the call");
+    assert_eq!(longest.load(std::sync::atomic::Ordering::Relaxed), 1024, "the line was cut to 1 KiB");
+    let err = huge.unwrap_err();
+    assert_output_too_large(&err);
+}
+
+/// The longest message plugins logged (target `plugin`).
+struct LongestLine(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LongestLine {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(usize);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}").len();
+                }
+            }
+        }
+        if event.metadata().target() == "plugin" {
+            let mut message = Message(0);
+            event.record(&mut message);
+            self.0.fetch_max(message.0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 // ---- instances ----
 
 #[test]
@@ -100,12 +138,15 @@ fn one_slots_hung_calls_leave_the_other_slots_their_instances() {
     })
     .unwrap();
     let sleeper = Arc::new(rt.load(Slot::Shipping, &component("fixtures/picky-sleeper"), "picky").unwrap());
+    let validation = rt.load(Slot::Validation, &component("validation"), "validation").unwrap();
+    let start = Arc::new(std::sync::Barrier::new(6));
     let (tx, rx) = mpsc::channel();
     for n in 0..6 {
-        let (sleeper, tx) = (Arc::clone(&sleeper), tx.clone());
+        let (sleeper, tx, start) = (Arc::clone(&sleeper), tx.clone(), Arc::clone(&start));
         std::thread::spawn(move || {
             let order = sample_order(&format!("slow-{n}"));
             let package = wit::Package { package_id: "p".into(), weight_grams: 1, box_: wit::BoxSize::Small, units: 1 };
+            start.wait();
             tx.send(sleeper.dispatch_carrier(&order, &package)).unwrap();
         });
     }
@@ -119,17 +160,38 @@ fn one_slots_hung_calls_leave_the_other_slots_their_instances() {
         }
         busy == 4
     });
-    // Two shipping calls are still asleep: validation is served all the same.
-    let validation = rt.load(Slot::Validation, &component("validation"), "validation").unwrap();
+    // While the two shipping calls sleep, validation is served all the same.
+    assert_eq!(rt.in_flight(Slot::Shipping), 2);
     assert_eq!(validation.validate(&sample_order("beside")).unwrap().total_cents, 4200);
+    assert_eq!(rt.in_flight(Slot::Shipping), 2, "validation ran while shipping's share was taken");
     for _ in 0..2 {
         let err = rx.recv().unwrap().unwrap_err();
         assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
     }
     // Their instances are back: the shipper can be called again.
+    assert_eq!(rt.in_flight(Slot::Shipping), 0);
     let package = sleeper.prepare_package(&sample_order("slow-again")).expect("packing never sleeps");
     let err = sleeper.dispatch_carrier(&sample_order("slow-again"), &package).unwrap_err();
     assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+
+    // A fix for a slot whose share is all taken still loads: loading has instances of its own.
+    let registry = Registry::new(Arc::clone(&rt));
+    registry.install(Slot::Shipping, &component("fixtures/picky-sleeper"), "picky").unwrap();
+    let hung: Vec<_> = (0..2)
+        .map(|n| {
+            let active = registry.active(Slot::Shipping).unwrap();
+            std::thread::spawn(move || {
+                let package = active.prepare_package(&sample_order("slow-x")).unwrap();
+                active.dispatch_carrier(&sample_order(&format!("slow-hang-{n}")), &package)
+            })
+        })
+        .collect();
+    wait_until(Duration::from_secs(30), "the shipping share to be taken", || rt.in_flight(Slot::Shipping) == 2);
+    let fixed = registry.install(Slot::Shipping, &component("shipping"), "fix").expect("the fix loads and is tried");
+    assert_eq!(fixed.name, "shipping");
+    for call in hung {
+        assert!(matches!(call.join().unwrap(), Err(PluginError::Timeout { .. })));
+    }
 }
 
 /// A validator written by hand in WAT: `info` answers from static data; `validate` grows a second linear memory by

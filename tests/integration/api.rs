@@ -298,11 +298,7 @@ async fn plugin_administration() {
         assert_eq!(active(slot).await, before, "{component} left {slot} unchanged");
     }
     assert_error(&api.send("PUT", "/plugins/payment", Some(b"garbage".to_vec()), &auth).await, 400, "not_wasm");
-    assert_error(
-        &api.send("PUT", "/plugins/payment", Some(vec![0u8; 5 << 20]), &auth).await,
-        413,
-        "payload_too_large",
-    );
+    assert_error(&api.send("PUT", "/plugins/payment", Some(vec![0u8; 5 << 20]), &auth).await, 413, "payload_too_large");
 
     let v2 = upload("payment", "fixtures/payment-v2").await;
     assert_eq!(v2.status, 200, "{v2:?}");

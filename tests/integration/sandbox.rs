@@ -15,9 +15,11 @@ use crate::both_backends;
 
 const WITHIN: Duration = Duration::from_secs(90);
 
-/// The value of the metric line that starts with `prefix` (`name{labels}`), or 0 when there is none.
+/// The value of the metric line that starts with `prefix` (`name{labels}`); the line must be there.
 fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines().find_map(|line| line.strip_prefix(prefix).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
 }
 
 async fn start_approved(host: &TestHost, prefix: &str, options: OrderOptions) -> (String, orders::OrderHandle) {
@@ -81,10 +83,10 @@ both_backends!(a_shipper_that_sleeps_past_its_deadline_costs_its_orders_not_the_
     let text = api.get("/metrics").await.body.as_str().unwrap().to_owned();
     let labels = format!("slot=\"shipping\",digest=\"{picky}\"");
     let calls = metric(&text, &format!("order_host_plugin_call_seconds_count{{{labels}}}"));
-    let within = metric(&text, &format!("order_host_plugin_call_seconds_bucket{{{labels},le=\"0.5\"}}"));
+    let within = metric(&text, &format!("order_host_plugin_call_seconds_bucket{{{labels},le=\"1\"}}"));
     // Three slow orders, each dispatch retried to its attempt limit, plus the ordinary orders' calls.
     assert!(calls >= 3.0 * 10.0, "{calls} calls of the sleeper");
-    assert!((within - calls).abs() < f64::EPSILON, "{within} of {calls} calls ended within 500 ms (deadline 200 ms)");
+    assert!((within - calls).abs() < f64::EPSILON, "{within} of {calls} calls ended within 1 s (deadline 200 ms)");
     // Every call is over: no instance or thread is still held by the sleeper.
     for slot in Slot::ALL {
         let in_flight = metric(&text, &format!("order_host_plugin_calls_in_flight{{slot=\"{slot}\"}}"));

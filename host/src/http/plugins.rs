@@ -12,7 +12,7 @@ use super::AppState;
 use super::auth::{AdminRole, OperatorRole};
 use super::error::{ApiError, ErrorBody};
 use super::extract::read_body;
-use crate::plugins::{LoadError, PluginMeta, Slot, SlotStatus};
+use crate::plugins::{LoadError, PluginError, PluginMeta, Slot, SlotStatus};
 use crate::store::PluginVersionRow;
 
 /// A plugin version as the API shows it.
@@ -162,6 +162,7 @@ pub async fn get(
         (status = 404, description = "Unknown slot", body = ErrorBody),
         (status = 408, description = "The body stalled", body = ErrorBody),
         (status = 409, description = "Another version became active while this one loaded", body = ErrorBody),
+        (status = 503, description = "The host could not judge the component now (no free instance, compiler fault)", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
     ))]
 pub async fn upload(
@@ -186,6 +187,7 @@ pub async fn upload(
         let status = match e {
             LoadError::TooLarge { .. } => 413,
             LoadError::Superseded(_) => 409,
+            LoadError::Internal(_) | LoadError::Trial(PluginError::Busy(_)) => 503,
             _ => 400,
         };
         ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())

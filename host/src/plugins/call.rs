@@ -18,6 +18,7 @@ use super::state::CallState;
 use super::{PluginError, PluginRuntime, Slot};
 
 /// The pre-instantiated, type-checked exports of one version, by world.
+#[derive(Clone)]
 pub(crate) enum Exports {
     Validator(ValidatorPre<CallState>),
     Payment(PaymentProcessorPre<CallState>),
@@ -32,6 +33,18 @@ pub struct LoadedPlugin {
     pub(crate) exports: Exports,
     pub(crate) runtime: Arc<PluginRuntime>,
     pub(crate) limits: Limits,
+    /// Whose instances its calls count against: the slot's, or (for `info()` and trial calls while it loads) the
+    /// few kept for loading, so that a slot whose share is exhausted by a bad version can still load its fix.
+    pub(crate) share: Share,
+}
+
+/// Where a call's instance comes from (see [`PluginRuntime::claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Share {
+    /// The slot's third of the pool.
+    Serving,
+    /// The instances kept for loading new versions.
+    Loading,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -51,6 +64,18 @@ impl LoadedPlugin {
     /// The component file this version was loaded from.
     pub fn bytes(&self) -> &Arc<[u8]> {
         &self.bytes
+    }
+
+    /// The same version, its calls counted against the instances kept for loading.
+    pub(crate) fn loading(&self) -> LoadedPlugin {
+        LoadedPlugin {
+            meta: Arc::clone(&self.meta),
+            bytes: Arc::clone(&self.bytes),
+            exports: self.exports.clone(),
+            runtime: Arc::clone(&self.runtime),
+            limits: self.limits,
+            share: Share::Loading,
+        }
     }
 
     /// The per-call limits this version runs under.
@@ -103,7 +128,7 @@ impl LoadedPlugin {
     /// Runs `f` in a fresh store under this version's limits and sorts out what came back. An answer (or error)
     /// larger than [`Limits::max_output`] is a permanent error: it goes no further than this function.
     fn run<T: OutputSize>(&self, f: impl FnOnce(&mut Store<CallState>) -> CallResult<T>) -> Result<T, PluginError> {
-        let _claim = self.runtime.claim(self.meta.slot)?;
+        let _claim = self.runtime.claim(self.meta.slot, self.share)?;
         let state = CallState::new(&self.limits, &self.meta.name, self.meta.digest.short());
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -168,7 +193,8 @@ impl LoadedPlugin {
 /// Whether wasmtime stopped lifting because the call's hostcall fuel ran out. Its error type is private: the message
 /// is matched (a test with an amplifying fixture pins it).
 fn hostcall_fuel_exhausted(err: &wasmtime::Error) -> bool {
-    err.chain().any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
+    // The root cause only: the rest of the chain may quote the component (a backtrace's function names).
+    err.root_cause().to_string().contains("fuel allocated for hostcalls has been exhausted")
 }
 
 /// `text` cut to at most `max` bytes (at a character boundary), saying so.

@@ -46,36 +46,38 @@ pub(crate) fn in_child(
     memory_bytes: u64,
     bytes: &[u8],
 ) -> Result<Vec<u8>, LoadError> {
-    let fault = |what: &str, e: &dyn std::fmt::Display| LoadError::Invalid(format!("{what}: {e}"));
+    let fault = |what: &str, e: &dyn std::fmt::Display| LoadError::Internal(format!("{what}: {e}"));
+    // Nothing of this process's environment (tokens, database URLs) reaches the child; it needs none of it. Its
+    // compile threads are few, so that their stacks fit the memory budget on a machine of many cores.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     let mut child = Command::new(program)
         .arg(CHILD_ARG)
         .arg(memory_bytes.to_string())
+        .env_clear()
+        .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fault(&format!("cannot start the compiler process {}", program.display()), &e))?;
 
-    // The child reads everything before it writes anything; the pipes are still served from threads of their own so
-    // that no order of events can leave both sides waiting on each other.
+    // Each pipe is served by a thread of its own, so no order of events can leave both sides waiting on each other;
+    // both outputs are drained to the end (a child never dies of a closed pipe) but only their first bytes are kept.
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = bytes.to_vec();
     std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    let limit = bytes.len().saturating_mul(MAX_ARTIFACT_FACTOR).max(16 << 20) as u64;
-    let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
-    let (done, outputs) = mpsc::channel();
+    let message = std::thread::spawn(move || String::from_utf8_lossy(&drain(stderr, 64 << 10).0).into_owned());
+    let limit = (bytes.len().saturating_mul(MAX_ARTIFACT_FACTOR) as u64).min(memory_bytes);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (done, artifact) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut artifact = Vec::new();
-        let read = stdout.take(limit + 1).read_to_end(&mut artifact);
-        let mut message = String::new();
-        let _ = stderr.take(64 << 10).read_to_string(&mut message);
-        let _ = done.send((read.map(|_| artifact), message));
+        let _ = done.send(drain(stdout, usize::try_from(limit).unwrap_or(usize::MAX)));
     });
 
-    let Ok((artifact, message)) = outputs.recv_timeout(timeout) else {
+    let Ok((artifact, complete)) = artifact.recv_timeout(timeout) else {
         // Only this thread waits for the child, so it has not been reaped and the pid is still its own.
         let _ = child.kill();
         let _ = child.wait();
@@ -84,26 +86,41 @@ pub(crate) fn in_child(
         )));
     };
     let status = child.wait().map_err(|e| fault("waiting for the compiler process", &e))?;
+    let message = message.join().unwrap_or_default();
+    let message = message.trim();
+    if status.code() == Some(CHILD_INVALID) {
+        return Err(LoadError::Invalid(message.to_owned()));
+    }
     if status.success() {
-        let artifact = artifact.map_err(|e| fault("reading the compiled artifact", &e))?;
-        if artifact.len() as u64 > limit {
+        if !complete {
             return Err(LoadError::CompileBudget(format!("the compiled artifact is larger than {limit} bytes")));
         }
         return Ok(artifact);
     }
-    let message = message.trim();
-    // Past RLIMIT_DATA an allocation fails and Rust aborts ("memory allocation of … failed"); a thread that cannot
-    // get its stack fails to spawn.
-    let starved = ["memory allocation of", "out of memory", "Cannot allocate memory", "failed to spawn"];
+    // Past RLIMIT_DATA an allocation fails and Rust aborts ("memory allocation of … failed"), or a thread cannot get
+    // its stack. (The child's own messages only: a component's text reaches stderr with CHILD_INVALID, above.)
+    let starved = [
+        "memory allocation of",
+        "out of memory",
+        "Cannot allocate memory",
+        "failed to spawn",
+        "Resource temporarily unavailable",
+    ];
     if status.signal() == Some(libc::SIGABRT) || starved.iter().any(|s| message.contains(s)) {
         return Err(LoadError::CompileBudget(format!(
             "compiling needed more than {memory_bytes} bytes of memory (PLUGIN_COMPILE_MEMORY)"
         )));
     }
-    if status.code() == Some(CHILD_INVALID) {
-        return Err(LoadError::Invalid(message.to_owned()));
-    }
     Err(fault("the compiler process failed", &format!("{status}: {message}")))
+}
+
+/// Reads `from` to its end, keeping at most `keep` bytes; says whether everything was kept.
+fn drain(from: impl std::io::Read, keep: usize) -> (Vec<u8>, bool) {
+    let mut from = std::io::BufReader::new(from);
+    let mut kept = Vec::new();
+    let _ = (&mut from).take(keep as u64).read_to_end(&mut kept);
+    let rest = std::io::copy(&mut from, &mut std::io::sink()).unwrap_or(0);
+    (kept, rest == 0)
 }
 
 /// The exit code of a child that compiled nothing because the component is invalid (its reason on stderr).

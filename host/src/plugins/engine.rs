@@ -10,6 +10,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::ArtifactCache;
+use super::call::Share;
 use super::compile::Compiler;
 use super::deadline::BoundedPoll;
 use super::error::describe;
@@ -25,7 +26,8 @@ pub struct RuntimeConfig {
     pub limits: SlotLimits,
     /// Where compiled artifacts are cached across restarts (`None`: compile every load).
     pub cache_dir: Option<PathBuf>,
-    /// Plugin instances that may live at once (the pooling allocator's size); a call beyond it fails as busy.
+    /// Plugin calls that may run at once: each slot may have a third of them in flight (a call beyond its share
+    /// fails as busy), and [`LOADING_SHARE`] more are kept for loading new versions.
     pub max_instances: u32,
     /// The epoch ticker's period: deadlines are enforced with this granularity.
     pub epoch_tick: Duration,
@@ -61,8 +63,9 @@ pub struct PluginRuntime {
     pub(crate) linker: Linker<CallState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) cache: Option<ArtifactCache>,
-    /// Calls in flight per slot (trial calls included), each at most [`slot_share`] of `max_instances`.
-    in_flight: [AtomicU32; 3],
+    /// Calls in flight per slot, each at most [`slot_share`] of `max_instances`; then loading calls (`info()` and
+    /// trial calls of versions being loaded), at most [`LOADING_SHARE`].
+    in_flight: [AtomicU32; 4],
     _ticker: EpochTicker,
 }
 
@@ -70,6 +73,9 @@ pub struct PluginRuntime {
 pub fn slot_share(max_instances: u32) -> u32 {
     (max_instances / 3).max(1)
 }
+
+/// Instances kept for loading new versions (their `info()` and trial calls), beside the slots' shares.
+pub const LOADING_SHARE: u32 = 2;
 
 /// A call's place in its slot's share; given back when dropped.
 #[derive(Debug)]
@@ -118,13 +124,17 @@ impl PluginRuntime {
 
     /// Takes a place in `slot`'s share of the instance pool, or says why not: a slot whose calls all hang (a plugin
     /// that sleeps to its deadline on every call) cannot take the instances the other slots need.
-    pub(crate) fn claim(&self, slot: Slot) -> Result<Claim<'_>, PluginError> {
-        let share = slot_share(self.config.max_instances);
-        let counter = &self.in_flight[slot.index()];
+    pub(crate) fn claim(&self, slot: Slot, share: Share) -> Result<Claim<'_>, PluginError> {
+        let (counter, limit, whose) = match share {
+            Share::Serving => {
+                (&self.in_flight[slot.index()], slot_share(self.config.max_instances), format!("the {slot} slot"))
+            }
+            Share::Loading => (&self.in_flight[3], LOADING_SHARE, "loading".to_owned()),
+        };
         counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < share).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
             .map(|_| Claim(counter))
-            .map_err(|n| PluginError::Busy(format!("the {slot} slot already has {n} of its {share} calls in flight")))
+            .map_err(|n| PluginError::Busy(format!("{whose} already has {n} of its {limit} calls in flight")))
     }
 
     /// Calls of `slot` running now (trial calls included).
@@ -143,19 +153,22 @@ impl PluginRuntime {
 /// this alone (the pooling allocator does not change compiled code, and the child instantiates nothing).
 pub(crate) fn compile_config() -> Config {
     let mut wasm = Config::new();
-    wasm.wasm_component_model(true).epoch_interruption(true);
+    // Pinned rather than read from WASMTIME_BACKTRACE_DETAILS: the child runs with an empty environment, and its
+    // artifacts must fit the parent's engine whatever the parent's environment says.
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
     wasm
 }
 
 /// The engine's whole configuration: [`compile_config`] and the pooling allocator.
 fn wasmtime_config(config: &RuntimeConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
-    // A Rust wasip2 component instantiates a handful of core modules (the program plus small shims), each with
-    // at most one memory and a table or two. Each slot may have a third of the instances in flight (`claim`), and the pool holds three full shares of
-    // the largest component allowed: however one slot's component is built and however busy it is, the other
-    // slots' shares are still there.
-    let share = slot_share(config.max_instances);
-    let shares = share * 3;
+    // A Rust wasip2 component instantiates a handful of core modules (the program plus small shims), each with at
+    // most one memory and a table or two. Each slot may have a third of the instances in flight (`claim`), loading
+    // has a few of its own, and the pool holds all of them at the size of the largest component allowed: however
+    // one slot's component is built and however busy it is, the other slots' shares are still there.
+    let shares = slot_share(config.max_instances) * 3 + LOADING_SHARE;
     pool.total_component_instances(shares)
         .total_core_instances(shares * MAX_CORE_INSTANCES_PER_COMPONENT)
         .total_memories(shares * MAX_MEMORIES_PER_COMPONENT)

@@ -87,6 +87,10 @@ pub enum LoadError {
     /// The file could not be read.
     #[error("cannot read component: {0}")]
     Io(String),
+    /// The host could not judge the component (its compiler process could not run, a pipe broke): not a verdict on
+    /// the component; the same load may succeed later.
+    #[error("the host could not load the component: {0}")]
+    Internal(String),
     /// Another version became active (an install or a rollback) while this one loaded: the newer decision stands.
     #[error("another version of the {0} slot became active while this one loaded; it was not activated")]
     Superseded(Slot),
@@ -106,8 +110,20 @@ impl LoadError {
             LoadError::Info(_) => "info_failed",
             LoadError::Trial(_) => "trial_failed",
             LoadError::Io(_) => "io",
+            LoadError::Internal(_) => "internal",
             LoadError::Superseded(_) => "superseded",
         }
+    }
+
+    /// Whether this says something about the component itself. A superseded load, a trial that found no free
+    /// instance, or a host fault does not: the component is not recorded as refused and may be loaded again as is.
+    pub fn is_verdict(&self) -> bool {
+        !matches!(
+            self,
+            LoadError::Superseded(_)
+                | LoadError::Internal(_)
+                | LoadError::Trial(PluginError::Busy(_) | PluginError::NotLoaded(_))
+        )
     }
 }
 

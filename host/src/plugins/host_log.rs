@@ -33,7 +33,7 @@ impl LogSink {
         }
     }
 
-    /// No line would be forwarded any more: the rest of the call's lines are only counted.
+    /// No line would be forwarded any more: the rest of the call's lines are only counted, not read.
     fn exhausted(&self) -> bool {
         self.lines_left == 0 || self.bytes_left == 0
     }
@@ -73,9 +73,9 @@ impl Drop for LogSink {
     }
 }
 
-/// Adds `order:plugins/log` to `linker`. The message is read where it lies in the guest's memory and only the part
-/// that is forwarded (at most [`MAX_LINE_BYTES`]) is copied, so a long line costs the host no allocation; how long a
-/// line may be at all is bounded by the call's hostcall fuel (see `Limits::hostcall_fuel`).
+/// Adds `order:plugins/log` to `linker`. A UTF-8 message (what every toolchain here emits) is read where it lies in
+/// the guest's memory and only the part that is forwarded (at most [`MAX_LINE_BYTES`]) is copied; a UTF-16 one is
+/// decoded first. How long a line may be at all is bounded by the call's hostcall fuel (`Limits::hostcall_fuel`).
 pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     linker.instance("order:plugins/log@0.1.0")?.func_wrap(
         "log",

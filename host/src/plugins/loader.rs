@@ -10,7 +10,7 @@ use super::bindings::payment::PaymentProcessorPre;
 use super::bindings::shipper::ShipperPre;
 use super::bindings::validator::ValidatorPre;
 use super::bindings::wit;
-use super::call::{Exports, LoadedPlugin};
+use super::call::{Exports, LoadedPlugin, Share};
 use super::compile::{self, Compiler};
 use super::error::describe;
 use super::meta::PluginMeta;
@@ -98,8 +98,9 @@ impl PluginRuntime {
             bytes: Arc::from(bytes),
             runtime: Arc::clone(self),
             limits: self.config.limits.get(slot),
+            share: Share::Serving,
         };
-        let info = plugin.info().map_err(LoadError::Info)?;
+        let info = plugin.loading().info().map_err(LoadError::Info)?;
         let meta = Arc::make_mut(&mut plugin.meta);
         meta.name = info.name;
         meta.version = info.version;
@@ -110,6 +111,7 @@ impl PluginRuntime {
     /// a retryable or a permanent error — is fine; a trap, a deadline hit, a memory-limit hit or an answer over
     /// `PLUGIN_MAX_OUTPUT` refuses the version before it can take over a slot. Plugins have no I/O, so the trial has no effects.
     pub fn vet(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
+        let plugin = &plugin.loading();
         let order = reference_order(&plugin.meta.digest);
         let result = match &plugin.exports {
             Exports::Validator(_) => plugin.validate(&order).map(drop),
@@ -153,24 +155,33 @@ impl PluginRuntime {
             }
         }
         let component = match &self.config.compiler {
-            Compiler::InProcess => Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(describe(&e)))?,
+            Compiler::InProcess => {
+                let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(describe(&e)))?;
+                if let Some(cache) = &self.cache {
+                    match component.serialize() {
+                        Ok(artifact) => cache.put(digest, &artifact),
+                        Err(e) => tracing::warn!(%digest, error = %describe(&e), "cannot serialize compiled plugin"),
+                    }
+                }
+                component
+            }
             Compiler::Child { program, timeout, memory_bytes } => {
                 let artifact = compile::in_child(program, *timeout, *memory_bytes, bytes)?;
                 // SAFETY: the artifact is what `Engine::precompile_component` printed in a child process running
-                // this very binary, with the same compile settings (`compile_config`; deserialize checks that they
-                // match); it came through a pipe only that child writes.
+                // this very binary with the same compile settings (`compile_config`; deserialize checks that they
+                // match), through a pipe only that child writes. The child is a budget, not a security boundary:
+                // it compiles the component exactly as this process would.
                 #[allow(unsafe_code)]
                 let loaded = unsafe { Component::deserialize(&self.engine, &artifact) };
-                loaded
-                    .map_err(|e| LoadError::Invalid(format!("the compiled artifact does not load: {}", describe(&e))))?
+                let component = loaded.map_err(|e| {
+                    LoadError::Internal(format!("the compiled artifact does not load: {}", describe(&e)))
+                })?;
+                if let Some(cache) = &self.cache {
+                    cache.put(digest, &artifact);
+                }
+                component
             }
         };
-        if let Some(cache) = &self.cache {
-            match component.serialize() {
-                Ok(artifact) => cache.put(digest, &artifact),
-                Err(e) => tracing::warn!(%digest, error = %describe(&e), "cannot serialize compiled plugin"),
-            }
-        }
         Ok((component, false))
     }
 }

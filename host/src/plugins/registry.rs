@@ -159,9 +159,9 @@ impl Registry {
             loaded.and_then(|p| if book.activations == started { Ok(p) } else { Err(LoadError::Superseded(slot)) });
         match loaded {
             Ok(plugin) => Ok(self.activate(cell, &mut book, plugin, Activation::Loaded)),
-            Err(error @ LoadError::Superseded(_)) => {
-                // Not a verdict on the component: it may be installed again.
-                tracing::warn!(%slot, %source, %digest, %error, "plugin load superseded");
+            Err(error) if !error.is_verdict() => {
+                // Not a verdict on the component: it is not recorded as refused and may be installed again.
+                tracing::warn!(%slot, %source, %digest, %error, "plugin not loaded this time");
                 Err(error)
             }
             Err(error) => {
