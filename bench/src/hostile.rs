@@ -35,7 +35,7 @@ const HOSTILE: [(&str, &str, &str); 7] = [
     ("validation", "fixtures/infinite-loop", "trial_failed"),
     ("validation", "fixtures/memory-bomb", "trial_failed"),
     ("validation", "fixtures/panic", "trial_failed"),
-    ("validation", "fixtures/sandbox-probe", "unsupported_imports"),
+    ("validation", "fixtures/aliased-strings", "trial_failed"),
     ("validation", "fixtures/unknown-import", "unsupported_imports"),
     ("payment", "fixtures/wrong-world", "wrong_world"),
     ("shipping", "fixtures/payment-v2", "wrong_world"),

@@ -31,10 +31,10 @@ fn check_accepts_the_default_plugins() {
 fn check_refuses_broken_and_foreign_components_with_a_reason() {
     for (slot, name, reason) in [
         ("payment", "fixtures/wrong-world", "does not implement the `payment-processor` world"),
-        ("validation", "fixtures/unknown-import", "fixture:evil/secrets"),
+        ("validation", "fixtures/unknown-import", "the host does not offer fixture:evil/secrets"),
         ("payment", "validation", "no export `charge`"),
         ("shipping", "payment", "does not implement the `shipper` world"),
-        ("validation", "fixtures/sandbox-probe", "wasi:filesystem"),
+        ("validation", "fixtures/aliased-strings", "output_too_large"),
         ("validation", "fixtures/infinite-loop", "failed its trial call"),
         ("validation", "fixtures/memory-bomb", "memory limit"),
         ("validation", "fixtures/panic", "trapped"),

@@ -127,7 +127,7 @@ fn refused_install_keeps_the_active_version() {
         assert_eq!(active_digest(&registry, Slot::Payment), Some(good.digest.clone()));
     }
     let good = registry.install(Slot::Validation, &component("validation"), "good").unwrap();
-    for hostile in ["fixtures/infinite-loop", "fixtures/memory-bomb", "fixtures/panic", "fixtures/sandbox-probe"] {
+    for hostile in ["fixtures/infinite-loop", "fixtures/memory-bomb", "fixtures/panic", "fixtures/aliased-strings"] {
         let err = registry.install(Slot::Validation, &component(hostile), hostile).unwrap_err();
         assert!(matches!(err, LoadError::Trial(_) | LoadError::Imports(_)), "{hostile}: {err:?}");
         assert_eq!(active_digest(&registry, Slot::Validation), Some(good.digest.clone()));

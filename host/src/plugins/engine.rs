@@ -12,12 +12,11 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::cache::ArtifactCache;
 use super::call::Share;
 use super::compile::Compiler;
-use super::deadline::BoundedPoll;
 use super::error::describe;
-use super::host_log;
 use super::limits::SlotLimits;
 use super::state::CallState;
 use super::{PluginError, Slot};
+use super::{host_log, wasi};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -104,7 +103,7 @@ impl PluginRuntime {
             .map_err(|e| format!("cannot create the wasmtime engine: {}", describe(&e)))?;
 
         let mut linker = Linker::new(&engine);
-        add_wasi(&mut linker).map_err(|e| describe(&e))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| describe(&e))?;
         host_log::add_to_linker(&mut linker).map_err(|e| describe(&e))?;
 
         // The cache only saves compile time: without it (a read-only disk, a broken key) plugins still load.
@@ -188,45 +187,6 @@ fn wasmtime_config(config: &RuntimeConfig) -> Config {
     let mut wasm = compile_config();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     wasm
-}
-
-/// The WASI interfaces a plugin may import: command-line plumbing (no arguments, no environment, empty stdin,
-/// discarded stdout/stderr), I/O streams, clocks and randomness. `wasi:filesystem` and `wasi:sockets` are not in the
-/// linker at all, so a component that imports them is refused when it loads, before any of its code runs.
-fn add_wasi(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    use wasmtime_wasi::WasiView;
-    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
-    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync::io};
-    use wasmtime_wasi::random::WasiRandom;
-
-    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, CallState::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, CallState::clocks)?;
-    random::random::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
-    random::insecure::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
-    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |s| s.ctx().ctx.random())?;
-    cli::exit::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::environment::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::stdin::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::stdout::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::stderr::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::terminal_input::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::terminal_output::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, CallState::cli)?;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
-    // Waits end at the call's deadline (the stock binding would block as long as the guest asks).
-    io::poll::add_to_linker::<_, BoundedPoll>(l, CallState::bounded_poll)?;
-    io::streams::add_to_linker::<_, Io>(l, |s| s.ctx().table)?;
-    Ok(())
-}
-
-/// The resource table, as the I/O interfaces see the store.
-struct Io;
-
-impl wasmtime::component::HasData for Io {
-    type Data<'a> = &'a mut wasmtime::component::ResourceTable;
 }
 
 /// Advances the engine's epoch every tick on a dedicated thread; stops when dropped.

@@ -72,8 +72,16 @@ impl PluginRuntime {
 
         let digest = Digest::of(bytes);
         let (component, from_cache) = self.compile(&digest, bytes)?;
-        let imports = component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Imports(describe(&e)))?;
+        let imports: Vec<String> =
+            component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let missing = super::wasi::missing(imports.iter().map(String::as_str));
+            LoadError::Imports(if missing.is_empty() {
+                describe(&e)
+            } else {
+                format!("the host does not offer {} ({})", missing.join(", "), describe(&e))
+            })
+        })?;
         let wrong_world =
             |e: wasmtime::Error| LoadError::WrongWorld { slot, world: slot.world(), reason: describe(&e) };
         let exports = match slot {

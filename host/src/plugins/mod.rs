@@ -33,6 +33,7 @@ mod output;
 mod registry;
 mod slot;
 mod state;
+mod wasi;
 mod watch;
 
 pub use bindings::wit;

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::deadline::Bounded;
 use super::host_log::LogSink;
 use super::limits::{Limits, MemoryCap};
+use super::wasi::NoNetwork;
 
 /// Random bytes one `get-random-bytes` call may ask for.
 const MAX_RANDOM_BYTES: u64 = 4096;
@@ -17,6 +18,8 @@ const MAX_TABLE_ENTRIES: usize = 1024;
 /// What a store holds during one call.
 pub(crate) struct CallState {
     wasi: WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    no_network: NoNetwork,
     table: ResourceTable,
     /// When the call must be over: host waits (`wasi:io/poll`) end here too.
     deadline: Instant,
@@ -41,6 +44,8 @@ impl CallState {
         table.set_max_capacity(MAX_TABLE_ENTRIES);
         CallState {
             wasi,
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            no_network: NoNetwork,
             table,
             deadline: Instant::now() + limits.deadline,
             limiter: MemoryCap::new(limits.memory_bytes),
@@ -59,6 +64,12 @@ impl CallState {
 impl std::fmt::Debug for CallState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallState").field("limiter", &self.limiter).field("log", &self.log).finish_non_exhaustive()
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView { hooks: &mut self.no_network, table: &mut self.table, ctx: &mut self.http }
     }
 }
 
