@@ -47,6 +47,9 @@ if [ "$before" != "$after" ]; then
 fi
 echo "validation.wasm sha256:$after, identical after a clean rebuild" >&2
 
+step "plugins in Python and JavaScript: their toolchains (pinned), unit tests and default builds"
+scripts/build-examples.sh
+
 step "plugins: lints and unit tests (rules run natively)"
 host_triple=$(rustc -vV | sed -n 's/^host: //p')
 (cd plugins && cargo clippy --target wasm32-wasip2 --locked -- -D warnings)

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod api;
+mod languages;
 mod lifecycle;
 mod process;
 mod replay;
