@@ -76,6 +76,20 @@ impl Api {
     }
 
     /// Polls `GET /orders/{id}/status` until the state is `state`.
+    /// Waits until `component` is the active version of `slot` (polling `GET /plugins/{slot}`); fails at once if
+    /// the host refused it.
+    pub async fn wait_for_plugin(&self, slot: &str, component: &str, timeout: Duration) {
+        let digest = crate::paths::digest_of(component);
+        wait::until(timeout, &format!("{component} to become the {slot} plugin"), || async {
+            let view = self.get(&format!("/plugins/{slot}")).await;
+            if let Some(refusal) = view.body["last_refusal"].as_object() {
+                assert_ne!(refusal["digest"].as_str(), Some(digest.as_str()), "{component} was refused: {refusal:?}");
+            }
+            (view.body["active"]["digest"].as_str() == Some(digest.as_str())).then_some(())
+        })
+        .await;
+    }
+
     pub async fn wait_for_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
         wait::until(timeout, &format!("{id} in state {state}"), || async {
             let answer = self.get(&format!("/orders/{id}/status")).await;

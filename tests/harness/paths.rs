@@ -15,6 +15,11 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
+/// The `sha256:…` digest of a built component, as the host reports it.
+pub fn digest_of(name: &str) -> String {
+    order_host::plugins::Digest::of(&std::fs::read(component(name)).expect("reading component")).to_string()
+}
+
 /// The `order-host` binary cargo built next to this test binary (`cargo test --workspace` builds it).
 pub fn order_host_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

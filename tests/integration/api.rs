@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use order_host::plugins::Digest;
 use order_host_tests::api::{Answer, Api};
 use order_host_tests::db::{Backend, TestDb};
 use order_host_tests::host::{HostSpec, TestHost};
@@ -25,10 +24,6 @@ fn assert_error(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.error(), code, "{answer:?}");
     assert!(!answer.message().is_empty(), "every error has a message: {answer:?}");
     assert!(answer.content_type.starts_with("application/json"), "{answer:?}");
-}
-
-fn digest_of(component: &str) -> String {
-    Digest::of(&std::fs::read(paths::component(component)).unwrap()).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +209,7 @@ async fn status_shows_retries_errors_and_the_plugins_that_ran() {
             .any(|e| e["activity"] == "validate_order" && e["message"].as_str().unwrap().contains("transient")),
         "{doc}"
     );
-    assert_eq!(doc["plugins"]["validation"]["digest"], digest_of("fixtures/flaky"));
+    assert_eq!(doc["plugins"]["validation"]["digest"], paths::digest_of("fixtures/flaky"));
     assert_eq!(doc["plugins"]["validation"]["name"], "flaky");
 
     let events = api.get(&format!("/orders/{id}/events")).await;
@@ -222,7 +217,7 @@ async fn status_shows_retries_errors_and_the_plugins_that_ran() {
     let events = events.body["events"].as_array().unwrap().clone();
     let validations: Vec<_> = events.iter().filter(|e| e["activity"] == "validate_order").collect();
     assert_eq!(validations.len(), 3);
-    assert!(validations.iter().all(|e| e["plugin_digest"] == digest_of("fixtures/flaky")));
+    assert!(validations.iter().all(|e| e["plugin_digest"] == paths::digest_of("fixtures/flaky")));
     assert!(events.iter().any(|e| e["kind"] == "command" && e["activity"] == "approve_order"));
 
     let listed = api.get("/orders?state=shipped&limit=10").await;
@@ -274,7 +269,7 @@ async fn plugin_administration() {
     let listing = api.get("/plugins").await;
     assert_eq!(listing.status, 200);
     assert_eq!(listing.body["slots"].as_array().unwrap().len(), 3);
-    assert_eq!(active("payment").await, digest_of("payment"));
+    assert_eq!(active("payment").await, paths::digest_of("payment"));
     assert_error(&api.get("/plugins/billing").await, 404, "not_found");
 
     let bytes = std::fs::read(paths::component("fixtures/payment-v2")).unwrap();
@@ -303,9 +298,11 @@ async fn plugin_administration() {
     let v2 = upload("payment", "fixtures/payment-v2").await;
     assert_eq!(v2.status, 200, "{v2:?}");
     assert_eq!(v2.body["version"], "0.2.0");
-    assert_eq!(active("payment").await, digest_of("fixtures/payment-v2"));
-    let stored =
-        host.data_dir.join("plugins").join(format!("{}.wasm", &digest_of("fixtures/payment-v2")["sha256:".len()..]));
+    assert_eq!(active("payment").await, paths::digest_of("fixtures/payment-v2"));
+    let stored = host
+        .data_dir
+        .join("plugins")
+        .join(format!("{}.wasm", &paths::digest_of("fixtures/payment-v2")["sha256:".len()..]));
     assert!(stored.exists(), "stored content-addressed");
     assert_eq!(
         std::fs::read(host.plugins_dir.join("payment.wasm")).unwrap(),
@@ -313,12 +310,14 @@ async fn plugin_administration() {
     );
     let slot = api.get("/plugins/payment").await.body;
     assert_eq!(slot["history"].as_array().unwrap().len(), 2);
-    assert!(slot["recorded"].as_array().unwrap().iter().any(|r| r["digest"] == digest_of("fixtures/payment-v2")));
+    assert!(
+        slot["recorded"].as_array().unwrap().iter().any(|r| r["digest"] == paths::digest_of("fixtures/payment-v2"))
+    );
 
     let back = api.send("POST", "/plugins/payment/rollback", None, &auth).await;
     assert_eq!(back.status, 200, "{back:?}");
-    assert_eq!(back.body["digest"], digest_of("payment"));
-    assert_eq!(active("payment").await, digest_of("payment"));
+    assert_eq!(back.body["digest"], paths::digest_of("payment"));
+    assert_eq!(active("payment").await, paths::digest_of("payment"));
     assert_error(&api.send("POST", "/plugins/shipping/rollback", None, &auth).await, 409, "conflict");
 }
 

@@ -5,20 +5,16 @@
 use std::time::Duration;
 
 use order_host::domain::{OrderInput, OrderOptions, OrderState, PaymentState};
-use order_host::plugins::{Digest, Slot};
+use order_host::plugins::Slot;
 use order_host_tests::api::Api;
 use order_host_tests::db::{Backend, TestDb};
 use order_host_tests::host::{HostSpec, TestHost};
 use order_host_tests::orders::{self, order_id, sample_input};
-use order_host_tests::{paths, wait};
+use order_host_tests::paths;
 
 /// Loading an 18 MB interpreter compiles ~40 s in a debug build.
 const LOADING: Duration = Duration::from_mins(4);
 const WITHIN: Duration = Duration::from_mins(1);
-
-fn digest_of(component: &str) -> String {
-    Digest::of(&std::fs::read(paths::component(component)).unwrap()).to_string()
-}
 
 /// FNV-1a 64 of the payment id: the id every implementation of the example gateway derives.
 fn gateway_id(prefix: &str, payment_id: &str) -> String {
@@ -29,15 +25,7 @@ fn gateway_id(prefix: &str, payment_id: &str) -> String {
 
 async fn publish(host: &TestHost, api: &Api, slot: Slot, component: &str) {
     host.publish(slot, component);
-    let digest = digest_of(component);
-    wait::until(LOADING, &format!("{component} to become the {slot} plugin"), || async {
-        let view = api.get(&format!("/plugins/{slot}")).await;
-        if let Some(refusal) = view.body["last_refusal"].as_object() {
-            assert_ne!(refusal["digest"].as_str(), Some(digest.as_str()), "{component} was refused: {refusal:?}");
-        }
-        (view.body["active"]["digest"].as_str() == Some(digest.as_str())).then_some(())
-    })
-    .await;
+    api.wait_for_plugin(slot.as_str(), component, LOADING).await;
 }
 
 async fn run(host: &TestHost, input: OrderInput, state: OrderState) -> orders::OrderHandle {
@@ -55,7 +43,7 @@ async fn payment_plugins_in_python_and_javascript_charge_decline_and_refund() {
     for example in ["examples/payment-python", "examples/payment-js"] {
         publish(&host, &api, Slot::Payment, example).await;
         publish(&host, &api, Slot::Shipping, "shipping").await;
-        let digest = digest_of(example);
+        let digest = paths::digest_of(example);
 
         // Charged and shipped: the charge names the example's digest and carries its transaction id.
         let id = order_id("lang");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use order_host::domain::{Address, OrderOptions, OrderState, PaymentState, TimeoutAction};
-use order_host::plugins::{Digest, Slot};
+use order_host::plugins::Slot;
 use order_host::store::EventRow;
 use order_host_tests::db::TestDb;
 use order_host_tests::host::{HostSpec, TestHost};
@@ -14,10 +14,6 @@ use temporalio_client::{WorkflowDescribeOptions, WorkflowGetResultOptions};
 use crate::both_backends;
 
 const SHIPPED_WITHIN: Duration = Duration::from_secs(30);
-
-fn digest_of(component: &str) -> String {
-    Digest::of(&std::fs::read(paths::component(component)).unwrap()).to_string()
-}
 
 async fn events(host: &TestHost, order_id: &str) -> Vec<EventRow> {
     host.store.events(order_id, 1000).await.unwrap()
@@ -44,7 +40,7 @@ both_backends!(happy_path_ships_and_records_everything, |db: TestDb| async move 
     assert_eq!(doc.shipping.carrier.as_deref(), Some("UPS"));
     assert!(doc.shipping.tracking.as_deref().is_some_and(|t| t.starts_with("1Z")), "{doc:?}");
     for (slot, component) in [("validation", "validation"), ("payment", "payment"), ("shipping", "shipping")] {
-        assert_eq!(doc.plugins[slot].digest, digest_of(component), "{slot}");
+        assert_eq!(doc.plugins[slot].digest, paths::digest_of(component), "{slot}");
     }
     let result = handle.get_result(WorkflowGetResultOptions::default()).await.expect("completed");
     assert_eq!(result.state, OrderState::Shipped);
@@ -68,7 +64,10 @@ both_backends!(happy_path_ships_and_records_everything, |db: TestDb| async move 
         assert_eq!(attempts.len(), 1, "{activity}: {events:#?}");
         assert_eq!(attempts[0].outcome.as_deref(), Some("completed"));
     }
-    assert_eq!(attempts_of(&events, "charge_payment")[0].plugin_digest.as_deref(), Some(digest_of("payment").as_str()));
+    assert_eq!(
+        attempts_of(&events, "charge_payment")[0].plugin_digest.as_deref(),
+        Some(paths::digest_of("payment").as_str())
+    );
     let states: Vec<_> = events.iter().filter_map(|e| e.state).collect();
     assert_eq!(states, [OrderState::AwaitingApproval, OrderState::Approved, OrderState::Shipping]);
 });
@@ -333,7 +332,7 @@ both_backends!(retried_charges_charge_once, |db: TestDb| async move {
 
 both_backends!(swapping_the_payment_plugin_changes_the_next_order, |db: TestDb| async move {
     let host = TestHost::start(&db, HostSpec::default()).await;
-    let (v1, v2) = (digest_of("payment"), digest_of("fixtures/payment-v2"));
+    let (v1, v2) = (paths::digest_of("payment"), paths::digest_of("fixtures/payment-v2"));
 
     let first = orders::start(&host, sample_input(&order_id("before-swap"))).await;
     orders::approve(&first).await.unwrap();

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use order_host::domain::{OrderOptions, OrderState, PaymentState};
-use order_host::plugins::{Digest, Slot};
+use order_host::plugins::Slot;
 use order_host_tests::api::Api;
 use order_host_tests::db::TestDb;
 use order_host_tests::host::{HostSpec, TestHost};
 use order_host_tests::orders::{self, order_id, sample_input};
-use order_host_tests::{paths, wait};
+use order_host_tests::paths;
 
 use crate::both_backends;
 
@@ -44,12 +44,8 @@ both_backends!(a_shipper_that_sleeps_past_its_deadline_costs_its_orders_not_the_
     }
     // Swapped in while those run.
     host.publish(Slot::Shipping, "fixtures/picky-sleeper");
-    let picky = Digest::of(&std::fs::read(paths::component("fixtures/picky-sleeper")).unwrap()).to_string();
-    wait::until(WITHIN, "the picky sleeper to become the shipper", || async {
-        let slot = api.get("/plugins/shipping").await;
-        (slot.body["active"]["digest"].as_str() == Some(picky.as_str())).then_some(())
-    })
-    .await;
+    api.wait_for_plugin("shipping", "fixtures/picky-sleeper", WITHIN).await;
+    let picky = paths::digest_of("fixtures/picky-sleeper");
 
     let mut slow = Vec::new();
     for _ in 0..3 {
