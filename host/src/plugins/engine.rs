@@ -124,19 +124,23 @@ impl PluginRuntime {
     /// Takes a place in `slot`'s share of the instance pool, or says why not: a slot whose calls all hang (a plugin
     /// that sleeps to its deadline on every call) cannot take the instances the other slots need.
     pub(crate) fn claim(&self, slot: Slot, share: Share) -> Result<Claim<'_>, PluginError> {
-        let (counter, limit, whose) = match share {
-            Share::Serving => {
-                (&self.in_flight[slot.index()], slot_share(self.config.max_instances), format!("the {slot} slot"))
-            }
-            Share::Loading => (&self.in_flight[3], LOADING_SHARE, "loading".to_owned()),
+        let (counter, limit) = match share {
+            Share::Serving => (&self.in_flight[slot.index()], slot_share(self.config.max_instances)),
+            Share::Loading => (&self.in_flight[3], LOADING_SHARE),
         };
         counter
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
             .map(|_| Claim(counter))
-            .map_err(|n| PluginError::Busy(format!("{whose} already has {n} of its {limit} calls in flight")))
+            .map_err(|n| {
+                let whose = match share {
+                    Share::Serving => format!("the {slot} slot"),
+                    Share::Loading => "loading".to_owned(),
+                };
+                PluginError::Busy(format!("{whose} already has {n} of its {limit} calls in flight"))
+            })
     }
 
-    /// Calls of `slot` running now (trial calls included).
+    /// Calls of `slot` running now (not counting `info()` and trial calls of versions being loaded).
     pub fn in_flight(&self, slot: Slot) -> u32 {
         self.in_flight[slot.index()].load(Ordering::Acquire)
     }
