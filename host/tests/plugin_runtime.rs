@@ -174,11 +174,28 @@ fn panic_is_a_trap() {
 fn files_and_network_are_linked_but_grant_nothing() {
     // The probe uses std::fs and std::net, so it imports wasi:filesystem and wasi:sockets, as every toolchain's
     // default output does: it loads, and at run time there is no directory to open and no address to reach.
+    // It also sends an HTTP request through wasi:http/outgoing-handler, as a jco `fetch` would. Both the connection
+    // and the request go to a listener of this test's, which must see nothing.
     let plugin = load(Slot::Validation, "fixtures/sandbox-probe");
-    assert!(plugin.meta().imports.iter().any(|i| i.starts_with("wasi:filesystem/preopens")), "{:?}", plugin.meta());
-    let err = plugin.validate(&sample_order("probe")).unwrap_err();
+    let imports = &plugin.meta().imports;
+    for interface in ["wasi:filesystem/preopens", "wasi:sockets/tcp", "wasi:http/outgoing-handler"] {
+        assert!(imports.iter().any(|i| i.starts_with(interface)), "{interface} not among {imports:?}");
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let mut order = sample_order("probe");
+    order.address.street = listener.local_addr().unwrap().to_string();
+    let err = plugin.validate(&order).unwrap_err();
     let PluginError::Permanent { message, .. } = err else { panic!("expected the probe's report, got {err:?}") };
-    assert_eq!(message, "file=denied dir=denied write=denied env=0 args=0 tcp=denied dns=denied");
+    assert_eq!(
+        message,
+        "file=denied dir=denied write=denied env=0 args=0 tcp=denied dns=denied http=denied(ErrorCode::HttpRequestDenied)"
+    );
+    let nothing = listener.accept().map(|(_, peer)| peer);
+    assert!(
+        matches!(&nothing, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the guest reached the listener: {nothing:?}"
+    );
 }
 
 #[test]
