@@ -77,4 +77,7 @@ scripts/robustness.sh --ci
 step "the run command: scripts/start.sh from build to Ctrl-C"
 scripts/test-start.sh
 
+step "plugin kit: the examples pass plugins check; every scaffold builds outside the clone and passes it"
+scripts/check-plugin-kit.sh "$CARGO_TARGET_DIR/release/order-host"
+
 step "all green"

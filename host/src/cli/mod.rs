@@ -1,6 +1,7 @@
 //! The command line: subcommands and what each runs.
 
 pub mod plugins;
+pub mod scaffold;
 
 use crate::config::Config;
 use crate::temporal::worker::Queue;

@@ -1,9 +1,11 @@
-//! `order-host plugins …`: check a component against a slot, list what the plugins directory holds, hand out the WIT.
+//! `order-host plugins …`: check a component against a slot, list what the plugins directory holds, hand out the WIT,
+//! scaffold a plugin project.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::scaffold::{self, Lang};
 use crate::config::Config;
 use crate::plugins::{PluginRuntime, Registry, Slot, read_component};
 
@@ -26,6 +28,21 @@ pub enum PluginsCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Scaffolds a plugin project for a slot that builds outside this repository and passes `plugins check` as
+    /// generated: its own copy of the WIT, a build script, a README, rules with a unit test.
+    New {
+        /// The slot it is for: validation, payment or shipping.
+        #[arg(long)]
+        slot: Slot,
+        /// The language: rust, python or js.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// The project's name (a Cargo/npm package name); defaults to the directory's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The directory to create; it must not exist yet, or be empty.
+        dir: PathBuf,
+    },
 }
 
 /// The WIT package compiled into this binary, file by file.
@@ -39,7 +56,26 @@ pub fn run(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> a
         PluginsCommand::Check { slot, file } => check(&runtime()?, *slot, file, out),
         PluginsCommand::List => list(&runtime()?, &config.plugins_dir, out),
         PluginsCommand::Wit { out: dir } => wit(dir.as_deref(), out),
+        PluginsCommand::New { slot, lang, name, dir } => new(*slot, *lang, name.as_deref(), dir, out),
     }
+}
+
+fn new(slot: Slot, lang: Lang, name: Option<&str>, dir: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let from_dir = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let project = scaffold::files(slot, lang, name.unwrap_or(from_dir)).and_then(|files| scaffold::write(dir, &files));
+    if let Err(e) = project {
+        writeln!(out, "refused: {e}")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(out, "created {}: a {lang} plugin for the {slot} slot (world {})", dir.display(), slot.world())?;
+    writeln!(
+        out,
+        "next:    cd {} && ./build.sh && order-host plugins check --slot {slot} dist/{}",
+        dir.display(),
+        slot.file_name()
+    )?;
+    writeln!(out, "see:     {}/README.md", dir.display())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn wit(dir: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
