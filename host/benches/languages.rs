@@ -1,6 +1,8 @@
 //! Plugins from other toolchains: the payment example built with componentize-py and with jco
 //! (`scripts/build-examples.sh`), next to the Rust default. For each: a fresh-instance `charge` call (criterion
-//! medians) and how long a load takes when it compiles and when it comes from the artifact cache.
+//! medians) under both ways of resetting a memory between calls (`MemoryReset`: only the written pages, or a 256 KiB
+//! prefix with the rest handed back to the kernel), side by side; and how long a load takes when it compiles and when
+//! it comes from the artifact cache.
 //!
 //! Run: `scripts/build-plugins.sh && scripts/build-examples.sh && cargo bench -p order-host --bench languages`.
 
@@ -10,25 +12,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use order_host::plugins::{Limits, LoadedPlugin, PluginRuntime, RuntimeConfig, Slot, SlotLimits, wit};
+use order_host::plugins::{Limits, LoadedPlugin, MemoryReset, PluginRuntime, RuntimeConfig, Slot, SlotLimits, wit};
 
 fn dist() -> PathBuf {
     std::env::var_os("PLUGINS_DIST")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist"), PathBuf::from)
 }
 
-fn runtime(cache: &std::path::Path) -> Arc<PluginRuntime> {
+fn runtime(cache: &std::path::Path, memory_reset: MemoryReset) -> Arc<PluginRuntime> {
     PluginRuntime::new(RuntimeConfig {
         limits: SlotLimits::uniform(Limits::default()),
         cache_dir: Some(cache.to_path_buf()),
+        memory_reset,
         ..RuntimeConfig::default()
     })
     .expect("runtime")
 }
 
 /// Loads `bytes` in a fresh runtime: the time it took and the plugin.
-fn timed_load(cache: &std::path::Path, bytes: &[u8]) -> (Duration, LoadedPlugin) {
-    let rt = runtime(cache);
+fn timed_load(cache: &std::path::Path, bytes: &[u8], memory_reset: MemoryReset) -> (Duration, LoadedPlugin) {
+    let rt = runtime(cache, memory_reset);
     let started = Instant::now();
     let plugin = rt.load(Slot::Payment, bytes, "bench").expect("the example loads");
     (started.elapsed(), plugin)
@@ -57,20 +60,27 @@ fn main() {
             continue;
         };
         let cache = tempfile::tempdir().expect("cache dir");
-        let (compiled, _) = timed_load(cache.path(), &bytes);
-        let (cached, plugin) = timed_load(cache.path(), &bytes);
+        let (compiled, _) = timed_load(cache.path(), &bytes, MemoryReset::WrittenPages);
+        let (cached, plugin) = timed_load(cache.path(), &bytes, MemoryReset::WrittenPages);
+        let (_, prefix) = timed_load(cache.path(), &bytes, MemoryReset::Prefix);
         assert!(plugin.meta().from_cache, "{label}: the second load comes from the cache");
         plugin.charge(&request).expect("charged");
         let started = Instant::now();
         plugin.charge(&request).expect("charged");
         let one = started.elapsed();
-        group.bench_function(label, |b| b.iter(|| plugin.charge(black_box(&request)).expect("charged")));
+        group.bench_function(format!("{label}/written-pages"), |b| {
+            b.iter(|| plugin.charge(black_box(&request)).expect("charged"));
+        });
+        group.bench_function(format!("{label}/prefix"), |b| {
+            b.iter(|| prefix.charge(black_box(&request)).expect("charged"));
+        });
         rows.push((label, bytes.len(), compiled, cached, one));
     }
     group.finish();
     c.final_summary();
 
-    println!("\nload and fresh-instance charge by language");
+    println!("\nPAGEMAP_SCAN available: {}", wasmtime::PoolingAllocationConfig::is_pagemap_scan_available());
+    println!("load and fresh-instance charge by language (written-pages reset)");
     println!("{:<8} {:>10} {:>12} {:>12} {:>14}", "plugin", "MB", "compile s", "cached ms", "one charge µs");
     for (label, size, compiled, cached, one) in rows {
         println!(

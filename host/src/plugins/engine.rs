@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::ArtifactCache;
 use super::call::Share;
@@ -34,6 +34,21 @@ pub struct RuntimeConfig {
     pub max_component_bytes: usize,
     /// Where components are compiled, and within what budget.
     pub compiler: Compiler,
+    /// How a memory is made ready for the next fresh instance once a call is done.
+    pub memory_reset: MemoryReset,
+}
+
+/// How the pooling allocator resets a freed memory for the next fresh instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryReset {
+    /// Copy back only the pages the call wrote, up to the memory limit, and leave the pages it read mapped (Linux's
+    /// `PAGEMAP_SCAN`, kernel 6.7 and later): a large guest does not fault its image in again on every call. Where the
+    /// kernel lacks the scan, [`MemoryReset::Prefix`].
+    #[default]
+    WrittenPages,
+    /// Reset the first 256 KiB in place and hand the rest back to the kernel: every page beyond is faulted in again
+    /// by the next call that touches it. Enough for small guests (a Rust plugin touches well under 256 KiB).
+    Prefix,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +60,7 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(5),
             max_component_bytes: 64 << 20,
             compiler: Compiler::InProcess,
+            memory_reset: MemoryReset::default(),
         }
     }
 }
@@ -187,6 +203,13 @@ fn wasmtime_config(config: &RuntimeConfig) -> Config {
         // fresh instance per call cheap: ~13 µs instead of ~29 µs.
         .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10);
+    // Resetting only the written pages is what keeps a Python or JavaScript guest's fresh instance cheap: its 12 MiB
+    // interpreter snapshot stays mapped instead of being faulted in again after every call (see BENCHMARKS.md).
+    if config.memory_reset == MemoryReset::WrittenPages && PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(config.limits.max_memory_bytes())
+            .table_keep_resident(1 << 20);
+    }
 
     let mut wasm = compile_config();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
