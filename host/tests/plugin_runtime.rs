@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{component, runtime, runtime_with, sample_order, test_limits};
-use order_host::plugins::{Limits, LoadError, PluginError, PluginRuntime, RuntimeConfig, Slot, SlotLimits, wit};
+use order_host::plugins::{
+    Limits, LoadError, MemoryReset, PluginError, PluginRuntime, RuntimeConfig, Slot, SlotLimits, wit,
+};
 
 fn load(slot: Slot, name: &str) -> order_host::plugins::LoadedPlugin {
     runtime().load(slot, &component(name), name).unwrap_or_else(|e| panic!("{name} should load: {e}"))
@@ -196,6 +198,40 @@ fn files_and_network_are_linked_but_grant_nothing() {
         matches!(&nothing, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "the guest reached the listener: {nothing:?}"
     );
+}
+
+#[test]
+fn nothing_a_call_leaves_behind_reaches_the_next_call() {
+    // Every call is a fresh instance, and the pool's reset of the memory it reuses restores the image exactly: the
+    // state keeper counts calls in a static and dirties 64 separate pages of a non-zero static image each time.
+    // Under either reset strategy, on one instance slot (calls in sequence reuse it) and on several at once.
+    for reset in [MemoryReset::WrittenPages, MemoryReset::Prefix] {
+        let rt = PluginRuntime::new(RuntimeConfig {
+            limits: SlotLimits::uniform(test_limits()),
+            max_instances: 32,
+            memory_reset: reset,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let plugin = rt.load(Slot::Validation, &component("fixtures/state-keeper"), "state-keeper").unwrap();
+        let report = |plugin: &order_host::plugins::LoadedPlugin| {
+            let err = plugin.validate(&sample_order("state")).unwrap_err();
+            let PluginError::Permanent { message, .. } = err else { panic!("{reset:?}: {err:?}") };
+            message
+        };
+        for call in 0..20 {
+            assert_eq!(report(&plugin), "calls=1 changed=0", "{reset:?}, call {call}");
+        }
+        std::thread::scope(|s| {
+            let calls: Vec<_> =
+                (0..4).map(|_| s.spawn(|| (0..10).map(|_| report(&plugin)).collect::<Vec<_>>())).collect();
+            for call in calls {
+                for message in call.join().unwrap() {
+                    assert_eq!(message, "calls=1 changed=0", "{reset:?}, concurrent");
+                }
+            }
+        });
+    }
 }
 
 #[test]
