@@ -73,14 +73,25 @@ impl App {
 
     /// Binds `HTTP_ADDR`, saying clearly when the port is taken.
     pub async fn bind(&self) -> anyhow::Result<TcpListener> {
-        let addr = &self.config.http_addr;
-        TcpListener::bind(addr).await.map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                anyhow::anyhow!("cannot listen on {addr}: the port is already in use (set HTTP_ADDR to another one)")
-            } else {
-                anyhow::anyhow!("cannot listen on {addr}: {e}")
-            }
-        })
+        bind(&self.config.http_addr, "HTTP_ADDR").await
+    }
+
+    /// Binds `METRICS_ADDR` when it is set.
+    pub async fn bind_metrics(&self) -> anyhow::Result<Option<TcpListener>> {
+        match &self.config.metrics_addr {
+            Some(addr) => Ok(Some(bind(addr, "METRICS_ADDR").await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` (no REST API) on `listener` until `shutdown` resolves.
+    pub async fn serve_ops(
+        &self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        http::serve(listener, http::ops_router(self.http_state()), shutdown, http::HEADER_READ_TIMEOUT).await?;
+        Ok(())
     }
 
     /// Serves the REST API on `listener` until `shutdown` resolves.
@@ -108,6 +119,17 @@ impl App {
         };
         worker::run(self.client.clone(), self.activity_deps(), &names, queues, shutdown).await
     }
+}
+
+/// Binds `addr` (the value of `setting`), saying clearly when the port is taken.
+async fn bind(addr: &str, setting: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("cannot listen on {addr}: the port is already in use (set {setting} to another one)")
+        } else {
+            anyhow::anyhow!("cannot listen on {addr} ({setting}): {e}")
+        }
+    })
 }
 
 /// Builds the plugin registry, records every activation in the store, and loads what `PLUGINS_DIR` holds. A slot

@@ -89,6 +89,11 @@ pub struct Config {
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000", global = true)]
     pub http_addr: String,
 
+    /// Where `worker` serves `/metrics`, `/healthz` and `/readyz` (unset: it serves none; `serve` and `api` have them
+    /// on `HTTP_ADDR`). Port 0 picks a free port, logged at start.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
+
     /// Bearer tokens of the client role (start, status, cancel, update-address), comma-separated; unset = open.
     #[arg(long, env = "CLIENT_TOKENS", global = true, hide_env_values = true)]
     pub client_tokens: Option<Secret>,

@@ -41,7 +41,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker { .. } => {
             let queues = cli.command.queues();
             let app = App::build(cli.config).await?;
-            app.run_workers(&queues, shutdown_signal()).await
+            let Some(listener) = app.bind_metrics().await? else {
+                return app.run_workers(&queues, shutdown_signal()).await;
+            };
+            tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics listening");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let ops = app.serve_ops(listener, wait_for(stopped.clone()));
+            let workers = app.run_workers(&queues, wait_for(stopped));
+            let signal = async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            };
+            let (ops, workers, ()) = tokio::join!(ops, workers, signal);
+            ops.and(workers)
         }
         Command::Api => {
             let app = App::build(cli.config).await?;

@@ -37,6 +37,7 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
         .env("DATA_DIR", dir.path().join("data"))
         .env("ORDERS_TASK_QUEUE", &orders_queue)
         .env("SHIPPING_TASK_QUEUE", &shipping_queue)
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -64,6 +65,32 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
     orders::wait_for(&cancelled, OrderState::AwaitingApproval, WITHIN).await;
     orders::cancel_signal(&cancelled, "changed my mind").await;
     orders::wait_for(&cancelled, OrderState::Cancelled, WITHIN).await;
+
+    // A worker-only process serves its own metrics (the activities ran here), liveness and readiness on METRICS_ADDR,
+    // and nothing of the REST API.
+    let metrics_url = wait_for_log_field(&log_path, "metrics listening", "url").await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let (http, url) = (http.clone(), metrics_url.replace("/metrics", path));
+        async move {
+            let response = http.get(&url).send().await.expect("the metrics listener answers");
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    for line in [
+        r#"order_host_activity_attempts_total{activity="validate_order",outcome="retryable_error"}"#,
+        r#"order_host_activity_attempts_total{activity="charge_payment",outcome="completed"}"#,
+        r#"order_host_plugin_calls_in_flight{slot="payment"} 0"#,
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(line)), "no {line} in\n{text}");
+    }
+    assert_eq!(get("/healthz").await.0, 200);
+    let (status, text) = get("/readyz").await;
+    assert_eq!((status, text.contains("\"ready\"")), (200, true), "{text}");
+    let (status, text) = get("/orders").await;
+    assert_eq!(status, 404, "the REST API is not served here: {text}");
 
     // SIGTERM: the workers drain and the process exits 0.
     let pid = i32::try_from(child.id().expect("running")).unwrap();
@@ -97,6 +124,24 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
     assert_eq!(cancel["fields"]["reason"], "changed my mind");
     assert_eq!(cancel["fields"]["workflow_id"], cancelled_id.as_str());
     find("shutting down workers", &|_| true);
+}
+
+/// Polls the JSON log at `path` until a line with `message` appears, and returns its field `field`.
+async fn wait_for_log_field(path: &std::path::Path, message: &str, field: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["message"] == message)
+            .and_then(|l| l["fields"][field].as_str().map(str::to_owned));
+        if let Some(value) = found {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {message:?} line logged within {WITHIN:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn order_host_config() -> order_host::config::Config {

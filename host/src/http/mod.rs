@@ -123,6 +123,17 @@ impl utoipa::Modify for BearerRoles {
     }
 }
 
+/// What a worker-only process serves on `METRICS_ADDR`: metrics, liveness and readiness, nothing of the REST API.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
 /// Every route, with JSON answers for unknown routes and wrong methods, and request metrics.
 pub fn router(state: AppState) -> Router {
     Router::new()
