@@ -79,7 +79,8 @@ fn main() {
     group.finish();
     c.final_summary();
 
-    println!("\nPAGEMAP_SCAN available: {}", wasmtime::PoolingAllocationConfig::is_pagemap_scan_available());
+    let (effective, why) = MemoryReset::WrittenPages.effective();
+    println!("\nwritten-pages reset in effect: {:?}{}", effective, why.map(|w| format!(" ({w})")).unwrap_or_default());
     println!("load and fresh-instance charge by language (written-pages reset)");
     println!("{:<8} {:>10} {:>12} {:>12} {:>14}", "plugin", "MB", "compile s", "cached ms", "one charge µs");
     for (label, size, compiled, cached, one) in rows {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::activities::OrderDefaults;
 use crate::activities::failure::{self, FailureMode, FailureSimulation, Injections};
 use crate::domain::TimeoutAction;
-use crate::plugins::{Compiler, Limits, RuntimeConfig, Slot, SlotLimits};
+use crate::plugins::{Compiler, Limits, MemoryReset, RuntimeConfig, Slot, SlotLimits};
 
 /// A configured secret: printed as `***`, read with [`Secret::expose`].
 #[derive(Clone)]
@@ -153,6 +153,12 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_COMPILE_TIMEOUT", default_value = "60s", value_parser = parse_compile_timeout, global = true)]
     pub plugin_compile_timeout: Duration,
 
+    /// How plugin memories are reset between calls: `prefix` (the first 256 KiB in place, the rest handed back to
+    /// the kernel) or `written-pages` (only what a call wrote is copied back; much faster for Python and JavaScript
+    /// plugins; needs Linux 6.7+ and no active swap, else `prefix` is used with a warning).
+    #[arg(long, env = "PLUGIN_MEMORY_RESET", default_value = "prefix", value_parser = parse_memory_reset, global = true)]
+    pub plugin_memory_reset: MemoryReset,
+
     /// Memory compiling one component may use before it is refused.
     #[arg(long, env = "PLUGIN_COMPILE_MEMORY", default_value = "1GiB", value_parser = parse_compile_memory, global = true)]
     pub plugin_compile_memory: usize,
@@ -220,6 +226,7 @@ impl Config {
                 timeout: self.plugin_compile_timeout,
                 memory_bytes: self.plugin_compile_memory as u64,
             }),
+            memory_reset: self.plugin_memory_reset,
             ..RuntimeConfig::default()
         }
     }
@@ -278,6 +285,14 @@ fn parse_compile_memory(s: &str) -> Result<usize, String> {
         return Err("at least 64MiB: the compiler process needs some to start".into());
     }
     Ok(bytes)
+}
+
+fn parse_memory_reset(s: &str) -> Result<MemoryReset, String> {
+    match s.trim() {
+        "prefix" => Ok(MemoryReset::Prefix),
+        "written-pages" => Ok(MemoryReset::WrittenPages),
+        other => Err(format!("{other:?}: expected prefix or written-pages")),
+    }
 }
 
 /// Parses a byte size: `1048576`, `512KiB`, `32MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).

@@ -213,6 +213,8 @@ fn nothing_a_call_leaves_behind_reaches_the_next_call() {
             ..RuntimeConfig::default()
         })
         .unwrap();
+        assert_eq!(rt.memory_reset(), reset.effective().0);
+        eprintln!("{reset:?} asked, {:?} in effect", rt.memory_reset());
         let plugin = rt.load(Slot::Validation, &component("fixtures/state-keeper"), "state-keeper").unwrap();
         let report = |plugin: &order_host::plugins::LoadedPlugin| {
             let err = plugin.validate(&sample_order("state")).unwrap_err();

@@ -41,14 +41,43 @@ pub struct RuntimeConfig {
 /// How the pooling allocator resets a freed memory for the next fresh instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MemoryReset {
-    /// Copy back only the pages the call wrote, up to the memory limit, and leave the pages it read mapped (Linux's
-    /// `PAGEMAP_SCAN`, kernel 6.7 and later): a large guest does not fault its image in again on every call. Where the
-    /// kernel lacks the scan, [`MemoryReset::Prefix`].
-    #[default]
-    WrittenPages,
     /// Reset the first 256 KiB in place and hand the rest back to the kernel: every page beyond is faulted in again
-    /// by the next call that touches it. Enough for small guests (a Rust plugin touches well under 256 KiB).
+    /// by the next call that touches it. Enough for small guests (a Rust plugin touches well under 256 KiB); a Python
+    /// or JavaScript guest faults much of its 12 MiB snapshot in again on every call.
+    #[default]
     Prefix,
+    /// Copy back only the pages the call wrote (up to [`WRITTEN_PAGES_RESIDENT`] per memory, the rest handed back)
+    /// and leave the pages it merely read mapped, found with Linux's `PAGEMAP_SCAN` (kernel 6.7 and later): a large
+    /// guest's snapshot stays mapped between fresh instances. Only where no swap is active: wasmtime 48's scan skips
+    /// a written page that was swapped out, which would then reach the next call unreset. Elsewhere
+    /// [`MemoryReset::Prefix`] is used, with a warning.
+    WrittenPages,
+}
+
+/// What a memory may keep resident between calls under [`MemoryReset::WrittenPages`]: enough for an interpreter's
+/// snapshot (12 MiB for componentize-py) and what a call writes around it.
+pub const WRITTEN_PAGES_RESIDENT: usize = 16 << 20;
+
+impl MemoryReset {
+    /// The reset this machine can honour for `self`, and why it differs when it does.
+    pub fn effective(self) -> (MemoryReset, Option<&'static str>) {
+        match self {
+            MemoryReset::Prefix => (MemoryReset::Prefix, None),
+            MemoryReset::WrittenPages if !PoolingAllocationConfig::is_pagemap_scan_available() => {
+                (MemoryReset::Prefix, Some("the kernel has no PAGEMAP_SCAN (Linux 6.7 and later)"))
+            }
+            MemoryReset::WrittenPages if !swap_is_off() => (
+                MemoryReset::Prefix,
+                Some("swap is active (or /proc/swaps unreadable): a swapped-out page would escape the reset"),
+            ),
+            MemoryReset::WrittenPages => (MemoryReset::WrittenPages, None),
+        }
+    }
+}
+
+/// Whether `/proc/swaps` lists no swap area (nothing beyond its header line).
+fn swap_is_off() -> bool {
+    std::fs::read_to_string("/proc/swaps").is_ok_and(|text| text.lines().skip(1).all(|l| l.trim().is_empty()))
 }
 
 impl Default for RuntimeConfig {
@@ -77,6 +106,8 @@ pub struct PluginRuntime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
     pub(crate) config: RuntimeConfig,
+    /// The memory reset in effect ([`MemoryReset::effective`] of the configured one).
+    memory_reset: MemoryReset,
     pub(crate) cache: Option<ArtifactCache>,
     /// Calls in flight per slot, each at most [`slot_share`] of `max_instances`; then loading calls (`info()` and
     /// trial calls of versions being loaded), at most [`LOADING_SHARE`].
@@ -115,7 +146,11 @@ impl PluginRuntime {
     /// Builds the engine (component model, pooling allocator, epoch interruption), the linker (empty WASI + `log`)
     /// and starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, String> {
-        let engine = Engine::new(&wasmtime_config(&config))
+        let (memory_reset, fallback) = config.memory_reset.effective();
+        if let Some(why) = fallback {
+            tracing::warn!(requested = ?config.memory_reset, "plugin memories are reset by prefix: {why}");
+        }
+        let engine = Engine::new(&wasmtime_config(&config, memory_reset))
             .map_err(|e| format!("cannot create the wasmtime engine: {}", describe(&e)))?;
 
         let mut linker = Linker::new(&engine);
@@ -129,7 +164,20 @@ impl PluginRuntime {
                 .ok()
         });
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
-        Ok(Arc::new(PluginRuntime { engine, linker, config, cache, in_flight: Default::default(), _ticker: ticker }))
+        Ok(Arc::new(PluginRuntime {
+            engine,
+            linker,
+            config,
+            memory_reset,
+            cache,
+            in_flight: Default::default(),
+            _ticker: ticker,
+        }))
+    }
+
+    /// How this runtime resets memories between calls: what was asked for, unless the machine cannot honour it.
+    pub fn memory_reset(&self) -> MemoryReset {
+        self.memory_reset
     }
 
     /// The runtime's configuration.
@@ -181,7 +229,7 @@ pub(crate) fn compile_config() -> Config {
 }
 
 /// The engine's whole configuration: [`compile_config`] and the pooling allocator.
-fn wasmtime_config(config: &RuntimeConfig) -> Config {
+fn wasmtime_config(config: &RuntimeConfig, reset: MemoryReset) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     // A Rust wasip2 component instantiates a handful of core modules (the program plus small shims), each with at
     // most one memory and a table or two. Each slot may have a third of the instances in flight (`claim`), loading
@@ -203,11 +251,12 @@ fn wasmtime_config(config: &RuntimeConfig) -> Config {
         // fresh instance per call cheap: ~13 µs instead of ~29 µs.
         .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10);
-    // Resetting only the written pages is what keeps a Python or JavaScript guest's fresh instance cheap: its 12 MiB
-    // interpreter snapshot stays mapped instead of being faulted in again after every call (see BENCHMARKS.md).
-    if config.memory_reset == MemoryReset::WrittenPages && PoolingAllocationConfig::is_pagemap_scan_available() {
+    // Resetting only the written pages keeps a Python or JavaScript guest's fresh instance cheap: its 12 MiB
+    // interpreter snapshot stays mapped instead of being faulted in again after every call (see BENCHMARKS.md). Each
+    // memory slot then keeps up to WRITTEN_PAGES_RESIDENT of what its calls wrote.
+    if reset == MemoryReset::WrittenPages {
         pool.pagemap_scan(Enabled::Yes)
-            .linear_memory_keep_resident(config.limits.max_memory_bytes())
+            .linear_memory_keep_resident(config.limits.max_memory_bytes().min(WRITTEN_PAGES_RESIDENT))
             .table_keep_resident(1 << 20);
     }
 

@@ -40,7 +40,7 @@ pub use bindings::wit;
 pub use call::LoadedPlugin;
 pub use compile::Compiler;
 pub use digest::Digest;
-pub use engine::{MemoryReset, PluginRuntime, RuntimeConfig, slot_share};
+pub use engine::{MemoryReset, PluginRuntime, RuntimeConfig, WRITTEN_PAGES_RESIDENT, slot_share};
 pub use error::{LoadError, PluginError};
 pub use limits::{Limits, SlotLimits};
 pub use loader::read_component;
