@@ -45,23 +45,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return app.run_workers(&queues, shutdown_signal()).await;
             };
             tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics listening");
+            // The listener lives exactly as long as the workers: a signal stops both, and workers that end on their
+            // own (an error) take the listener down with them, so a dead worker never looks healthy.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let ops = app.serve_ops(listener, wait_for(stopped.clone()));
-            let workers = app.run_workers(&queues, wait_for(stopped));
-            let signal = async move {
-                shutdown_signal().await;
+            let workers = async {
+                let signal = async {
+                    shutdown_signal().await;
+                    let _ = stop.send(true);
+                    std::future::pending::<()>().await;
+                };
+                let result = tokio::select! {
+                    result = app.run_workers(&queues, wait_for(stopped)) => result,
+                    () = signal => unreachable!("pending"),
+                };
                 let _ = stop.send(true);
+                result
             };
-            let (ops, workers, ()) = tokio::join!(ops, workers, signal);
-            ops.and(workers)
+            let (ops, workers) = tokio::join!(ops, workers);
+            workers.and(ops)
         }
         Command::Api => {
+            warn_unused_metrics_addr(&cli.config);
             let app = App::build(cli.config).await?;
             let listener = app.bind().await?;
             tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
             app.serve_http(listener, shutdown_signal()).await
         }
         Command::Serve => {
+            warn_unused_metrics_addr(&cli.config);
             let app = App::build(cli.config).await?;
             let listener = app.bind().await?;
             tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
@@ -100,6 +112,13 @@ async fn audit(cli: &Cli) -> anyhow::Result<ExitCode> {
         report.attention.len()
     );
     Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `serve` and `api` answer `/metrics`, `/healthz` and `/readyz` on `HTTP_ADDR`; a `METRICS_ADDR` is for `worker`.
+fn warn_unused_metrics_addr(config: &order_host::config::Config) {
+    if let Some(addr) = &config.metrics_addr {
+        tracing::warn!(%addr, "METRICS_ADDR is ignored here: this command serves /metrics on HTTP_ADDR");
+    }
 }
 
 /// Resolves when the watch flips to `true`.
