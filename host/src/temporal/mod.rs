@@ -12,7 +12,7 @@ use crate::config::Config;
 /// Why the Temporal server could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("TEMPORAL_ADDRESS {0:?} is not a URL: {1}")]
+    #[error("TEMPORAL_ADDRESS {0:?} is neither host:port nor a URL: {1}")]
     Address(String, String),
     #[error("cannot connect to Temporal at {0}: {1}")]
     Connect(String, String),
@@ -21,13 +21,31 @@ pub enum ConnectError {
 /// Connects a namespace-bound client to `TEMPORAL_ADDRESS`.
 pub async fn connect(config: &Config) -> Result<Client, ConnectError> {
     let address = &config.temporal_address;
-    let url = Url::from_str(address).map_err(|e| ConnectError::Address(address.clone(), e.to_string()))?;
+    let url = frontend_url(address)?;
     let identity = format!("order-host@{}:{}", hostname(), std::process::id());
     let options = ConnectionOptions::new(url).identity(identity).connect_timeout(Duration::from_secs(10)).build();
     let connection =
         Connection::connect(options).await.map_err(|e| ConnectError::Connect(address.clone(), e.to_string()))?;
     Client::new(connection, ClientOptions::new(config.temporal_namespace.clone()).build())
         .map_err(|e| ConnectError::Connect(address.clone(), e.to_string()))
+}
+
+/// The frontend's URL from `TEMPORAL_ADDRESS`: `host:port`, as the `temporal` CLI and the other SDKs take it, or a
+/// URL. Without a scheme, `localhost:7233` would parse as a URL whose scheme is `localhost`.
+fn frontend_url(address: &str) -> Result<Url, ConnectError> {
+    let invalid = |e: String| ConnectError::Address(address.to_owned(), e);
+    let url = if address.contains("://") {
+        Url::from_str(address).map_err(|e| invalid(e.to_string()))?
+    } else {
+        Url::from_str(&format!("http://{address}")).map_err(|e| invalid(e.to_string()))?
+    };
+    if url.scheme() == "https" {
+        return Err(invalid("TLS connections to Temporal are not supported yet; use a plaintext frontend".to_owned()));
+    }
+    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("expected host:port or http://host:port".to_owned()));
+    }
+    Ok(url)
 }
 
 /// This machine's name, for identities and records.
@@ -38,4 +56,24 @@ pub fn hostname() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frontend_address_is_host_port_or_a_url() {
+        for (given, url) in [
+            ("localhost:7233", "http://localhost:7233/"),
+            ("127.0.0.1:7233", "http://127.0.0.1:7233/"),
+            ("temporal.example.com:7233", "http://temporal.example.com:7233/"),
+            ("http://127.0.0.1:7233", "http://127.0.0.1:7233/"),
+        ] {
+            assert_eq!(frontend_url(given).unwrap().as_str(), url, "{given}");
+        }
+        for bad in ["", "ftp://host:21", "http://", "not a host:7233", "host:port", "https://ns.tmprl.cloud:7233"] {
+            assert!(matches!(frontend_url(bad), Err(ConnectError::Address(..))), "{bad:?}");
+        }
+    }
 }
