@@ -38,12 +38,14 @@ for lang in rust python js; do
   for slot in validation payment shipping; do
     dir="$work/$lang-$slot"
     started=$SECONDS
-    "$host" plugins new --slot "$slot" --lang "$lang" "$dir" >/dev/null
+    "$host" plugins new --slot "$slot" --lang "$lang" "$dir" >&2
     (cd "$dir" && ./build.sh >"$dir.log" 2>&1) || { cat "$dir.log" >&2; say "FAILED: building $dir"; exit 1; }
     check "$slot" "$dir/dist/$slot.wasm"
     if [ "$lang" = rust ]; then
       (cd "$dir" && cargo fmt --check) || { say "FAILED: the $slot scaffold is not rustfmt-clean"; exit 1; }
       crate=${lang}_$slot
+      # The target directory is shared and kept: a component left by an earlier run must not pass for this one.
+      rm -f "$CARGO_TARGET_DIR/wasm32-wasip1/release/$crate.wasm"
       (cd "$dir" && cargo component build --release --quiet) >"$dir.log" 2>&1 || { cat "$dir.log" >&2; say "FAILED: cargo component build in $dir"; exit 1; }
       check "$slot" "$CARGO_TARGET_DIR/wasm32-wasip1/release/$crate.wasm"
     fi

@@ -60,8 +60,8 @@ pub struct File {
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
     #[error(
-        "`{0}` is not a usable project name: use 1–64 lower-case letters, digits and '-', starting with a letter \
-         (pass --name to choose one other than the directory's)"
+        "`{0}` is not a usable project name: use 1–64 lower-case letters, digits and '-', starting with a letter, \
+         and not a Rust keyword or a standard crate's name (pass --name to choose one other than the directory's)"
     )]
     BadName(String),
     #[error("{0} already exists and is not empty: scaffold into a new or empty directory")]
@@ -89,12 +89,63 @@ const JS_LOCK: &str = include_str!("../../../examples/plugins/payment-js/package
 const JS_EXAMPLE_NAME: &str = "payment-js";
 const PYTHON_REQUIREMENTS: &str = include_str!("../../../examples/plugins/payment-python/requirements.txt");
 
+/// Names Cargo, rustc or npm refuse or that shadow what a project uses: Rust keywords and standard crates, the
+/// crates a scaffold depends on, npm's reserved names.
+const RESERVED_NAMES: &[&str] = &[
+    "alloc",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "core",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "node-modules",
+    "proc-macro",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "std",
+    "struct",
+    "super",
+    "test",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "wit-bindgen",
+    "yield",
+];
+
 /// Checks a project name: it becomes a Cargo package, an npm package and a file name.
 pub fn check_name(name: &str) -> Result<(), ScaffoldError> {
     let ok = (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !RESERVED_NAMES.contains(&name);
     if ok { Ok(()) } else { Err(ScaffoldError::BadName(name.to_owned())) }
 }
 
@@ -182,7 +233,9 @@ pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldEr
     Ok(files)
 }
 
-/// Writes `files` into `dir`, which must not exist yet or be empty: nothing of anyone's is overwritten.
+/// Writes `files` into `dir`, which must not exist yet or be empty: nothing of anyone's is overwritten, and nothing is
+/// written through a link someone placed there meanwhile (every directory below `dir` is created here, and every file
+/// created new).
 pub fn write(dir: &Path, files: &[File]) -> Result<(), ScaffoldError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -194,15 +247,26 @@ pub fn write(dir: &Path, files: &[File]) -> Result<(), ScaffoldError> {
                 return Err(ScaffoldError::NotEmpty(dir.to_owned()));
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir).map_err(io(dir))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::create_dir(dir).map_err(io(dir))?;
+        }
         Err(e) => return Err(io(dir)(e)),
+    }
+    let mut subdirs: Vec<&Path> =
+        files.iter().filter_map(|f| f.path.parent()).filter(|p| !p.as_os_str().is_empty()).collect();
+    subdirs.sort();
+    subdirs.dedup();
+    for sub in subdirs {
+        // `create_dir`, not `_all`: a directory (or link) that appeared since the check above is an error.
+        let path = dir.join(sub);
+        std::fs::create_dir(&path).map_err(io(&path))?;
     }
     for file in files {
         let path = dir.join(&file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        // `create_new`: a file that appeared meanwhile is reported, not replaced.
+        // `create_new` (O_EXCL): neither an existing file nor a link is followed or replaced.
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -296,7 +360,8 @@ mod tests {
         for good in ["a", "my-payment", "gateway2"] {
             check_name(good).unwrap();
         }
-        for bad in ["", "My", "-x", "x-", "a_b", "a b", "über", "../x", &"a".repeat(65)] {
+        for bad in ["", "My", "-x", "x-", "a_b", "a b", "über", "../x", &"a".repeat(65), "test", "std", "wit-bindgen"]
+        {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }
@@ -321,5 +386,21 @@ mod tests {
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         write(&empty, &files).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_holding_only_a_link_is_refused_and_the_link_not_followed() {
+        // A link planted where the scaffold would create `src/` makes the directory non-empty: refused, and nothing
+        // is written where it points. (A link planted after that check meets `create_dir`, which fails on it.)
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let project = dir.path().join("my-plugin");
+        std::fs::create_dir(&project).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, project.join("src")).unwrap();
+        let files = files(Slot::Payment, Lang::Rust, "my-plugin").unwrap();
+        assert!(matches!(write(&project, &files), Err(ScaffoldError::NotEmpty(_))));
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 }
