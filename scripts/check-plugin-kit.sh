@@ -22,7 +22,7 @@ check() { # <slot> <file>
     say "FAILED: $2 for the $1 slot"
     exit 1
   fi
-  say "$(printf '%s' "$out" | head -1)"
+  say "$(printf '%s\n' "$out" | grep -m1 '^ok:')"
 }
 
 check payment "$root/plugins/dist/examples/payment-python.wasm"
