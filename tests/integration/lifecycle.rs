@@ -19,6 +19,29 @@ async fn events(host: &TestHost, order_id: &str) -> Vec<EventRow> {
     host.store.events(order_id, 1000).await.unwrap()
 }
 
+/// Waits until Temporal's visibility lists order `id` under `OrderState = state` (visibility is eventually
+/// consistent), the query an operator runs with `temporal workflow list --query`.
+async fn wait_listed_as(host: &TestHost, id: &str, state: &str) {
+    use temporalio_client::NamespacedClient;
+    use temporalio_client::tonic::IntoRequest;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
+    let query = format!("WorkflowId = '{id}' AND OrderState = '{state}'");
+    wait::until(SHIPPED_WITHIN, &format!("visibility to list {query}"), || {
+        let request = ListWorkflowExecutionsRequest {
+            namespace: host.client.namespace(),
+            page_size: 10,
+            query: query.clone(),
+            ..Default::default()
+        };
+        let mut service = host.client.connection().workflow_service();
+        async move {
+            let listed = service.list_workflow_executions(request.into_request()).await.expect("list").into_inner();
+            (!listed.executions.is_empty()).then_some(())
+        }
+    })
+    .await;
+}
+
 fn attempts_of<'e>(events: &'e [EventRow], activity: &str) -> Vec<&'e EventRow> {
     events.iter().filter(|e| e.activity.as_deref() == Some(activity)).collect()
 }
@@ -30,10 +53,12 @@ both_backends!(happy_path_ships_and_records_everything, |db: TestDb| async move 
     let waiting = orders::wait_for(&handle, OrderState::AwaitingApproval, SHIPPED_WITHIN).await;
     assert_eq!(waiting.step, "manual_review");
     assert!(waiting.approval.deadline.is_some());
+    wait_listed_as(&host, &id, "awaiting_approval").await;
     let approved = orders::approve(&handle).await.expect("approval accepted");
     assert_eq!((approved.command.as_str(), approved.state), ("approve_order", OrderState::AwaitingApproval));
 
     let doc = orders::wait_for(&handle, OrderState::Shipped, SHIPPED_WITHIN).await;
+    wait_listed_as(&host, &id, "shipped").await;
     assert_eq!(doc.total_cents, Some(4200));
     assert_eq!(doc.payment.status, PaymentState::Charged);
     assert_eq!(doc.shipping.attempt, 1);

@@ -8,6 +8,7 @@ mod lifecycle;
 mod process;
 mod replay;
 mod sandbox;
+mod search;
 mod store;
 
 /// Runs an async test body once per backend: `both_backends!(name, |db: TestDb| async move { … })` defines

@@ -35,7 +35,13 @@ fn replayer() -> WorkflowReplayer {
 async fn recorded_histories_replay_cleanly() {
     let histories = histories();
     let names: Vec<_> = histories.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["shipped.json", "shipped-shipping.json", "cancelled-after-charge.json", "redispatched.json"] {
+    for expected in [
+        "shipped.json",
+        "shipped-shipping.json",
+        "cancelled-after-charge.json",
+        "redispatched.json",
+        "shipped-order-state.json",
+    ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
     }
     let replayer = replayer();

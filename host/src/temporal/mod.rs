@@ -1,5 +1,6 @@
 //! Everything that talks to the Temporal server: the client connection and the workers.
 
+pub mod search;
 pub mod worker;
 
 use std::str::FromStr;

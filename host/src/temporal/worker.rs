@@ -37,6 +37,9 @@ pub async fn run(
     queues: &[Queue],
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    if queues.contains(&Queue::Orders) {
+        super::search::ensure_order_state(&client).await?;
+    }
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let mut workers = Vec::new();
     for queue in queues {

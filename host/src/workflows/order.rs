@@ -10,6 +10,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use temporalio_common::data_converters::RawValue;
+use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
@@ -25,7 +26,7 @@ use super::shipping::ShippingWorkflow;
 use super::{options, patches};
 use crate::activities::OrderActivities;
 use crate::domain::payloads::{ReceiveInput, RecordStateInput, ValidateInput};
-use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, Refusal, StatusDocument};
+use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, OrderState, Refusal, StatusDocument};
 
 /// One order: the lifecycle aggregate, nothing else.
 #[workflow]
@@ -54,8 +55,13 @@ impl OrderWorkflow {
         if !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
             ctx.state_mut(|s| s.order.keep_original_rules());
         }
+        // Runs recorded before the search attribute replay without its upserts.
+        let mut indexed = ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE).then_some(None);
         let mut next = ctx.state(|s| s.order.start());
         loop {
+            if let Some(indexed) = &mut indexed {
+                index_state(ctx, indexed);
+            }
             let decision = match next {
                 Next::Finish(end) => return finish(ctx, &end),
                 Next::Receive(order) => {
@@ -219,6 +225,20 @@ async fn carry_out(ctx: &Ctx, decision: Decision) -> Next {
         record_state(ctx, record).await;
     }
     decision.next
+}
+
+/// The keyword search attribute each state of the order is written to (registered by the workers,
+/// [`crate::temporal::search`]).
+const ORDER_STATE: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderState");
+
+/// Writes the order's state to [`ORDER_STATE`] when it differs from the last one written. Called before each step,
+/// so a state set by a signal or an update is written at the next step of the same workflow task.
+fn index_state(ctx: &Ctx, indexed: &mut Option<OrderState>) {
+    let state = ctx.state(|s| s.order.state());
+    if *indexed != Some(state) {
+        ctx.upsert_search_attributes([ORDER_STATE.value_set(state.as_str().to_owned())]);
+        *indexed = Some(state);
+    }
 }
 
 /// An activity's result as a command: its value, or why it failed for good.

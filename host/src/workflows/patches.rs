@@ -5,3 +5,6 @@ pub const BOUNDED_DISPATCH_WAIT: &str = "bounded-dispatch-wait";
 
 /// The lifecycle's money-and-ownership guards ([`crate::domain::Lifecycle::keep_original_rules`] when absent).
 pub const MONEY_AND_OWNERSHIP: &str = "money-and-ownership";
+
+/// Every state of an order is written to the `OrderState` search attribute ([`super::order`]).
+pub const ORDER_STATE_SEARCH_ATTRIBUTE: &str = "order-state-search-attribute";
