@@ -49,19 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // own (an error) take the listener down with them, so a dead worker never looks healthy.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let ops = app.serve_ops(listener, wait_for(stopped.clone()));
-            let workers = async {
-                let signal = async {
-                    shutdown_signal().await;
-                    let _ = stop.send(true);
-                    std::future::pending::<()>().await;
-                };
-                let result = tokio::select! {
-                    result = app.run_workers(&queues, wait_for(stopped)) => result,
-                    () = signal => unreachable!("pending"),
-                };
-                let _ = stop.send(true);
-                result
-            };
+            let workers = workers_until_signal(&app, &queues, &stop, stopped);
             let (ops, workers) = tokio::join!(ops, workers);
             workers.and(ops)
         }
@@ -77,18 +65,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::build(cli.config).await?;
             let listener = app.bind().await?;
             tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
-            // One signal stops both: the API drains in its own task, the (non-Send) workers on this one.
+            // One signal stops both: the API drains in its own task, the (non-Send) workers on this one. Workers that
+            // end on their own (they could not start, or failed) stop the API too, so the process exits with their
+            // error instead of taking orders that would never run.
             let (stop, stopped) = tokio::sync::watch::channel(false);
-            let api_stopped = wait_for(stopped.clone());
-            let http = app.serve_http(listener, api_stopped);
+            let http = app.serve_http(listener, wait_for(stopped.clone()));
             let queues = cli.command.queues();
-            let workers = app.run_workers(&queues, wait_for(stopped));
-            let signal = async move {
-                shutdown_signal().await;
-                let _ = stop.send(true);
-            };
-            let (http, workers, ()) = tokio::join!(http, workers, signal);
-            http.and(workers)
+            let workers = workers_until_signal(&app, &queues, &stop, stopped);
+            let (http, workers) = tokio::join!(http, workers);
+            workers.and(http)
         }
         Command::Plugins(_) | Command::Audit => unreachable!("handled before"),
     }
@@ -112,6 +97,30 @@ async fn audit(cli: &Cli) -> anyhow::Result<ExitCode> {
         report.attention.len()
     );
     Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs the workers until a shutdown signal, and flips `stop` when they end, by the signal or on their own: whatever
+/// serves HTTP beside them stops with them.
+async fn workers_until_signal(
+    app: &App,
+    queues: &[order_host::temporal::worker::Queue],
+    stop: &tokio::sync::watch::Sender<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let signal = async {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        std::future::pending::<()>().await;
+    };
+    let result = tokio::select! {
+        result = app.run_workers(queues, wait_for(stopped)) => result,
+        () = signal => unreachable!("the signal branch never completes"),
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = %format!("{e:#}"), "workers stopped; shutting down");
+    }
+    let _ = stop.send(true);
+    result
 }
 
 /// `serve` and `api` answer `/metrics`, `/healthz` and `/readyz` on `HTTP_ADDR`; a `METRICS_ADDR` is for `worker`.

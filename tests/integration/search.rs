@@ -1,11 +1,13 @@
 //! The `OrderState` search attribute's registration, on namespaces of the real dev server that lack it.
 
 use std::collections::HashMap;
+use std::process::Stdio;
 use std::time::Duration;
 
 use order_host::temporal::search::{ORDER_STATE, ensure_order_state};
+use order_host_tests::db::TestDb;
 use order_host_tests::orders::order_id;
-use order_host_tests::{temporal, wait};
+use order_host_tests::{paths, temporal, wait};
 use temporalio_client::Client;
 use temporalio_client::tonic::IntoRequest;
 use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
@@ -32,9 +34,14 @@ async fn fresh_namespace(prefix: &str) -> (Client, String) {
     (client, namespace)
 }
 
+/// `OrderState`'s type in `namespace`, once the namespace answers (it takes a moment to reach every service).
 async fn kind(client: &Client, namespace: &str) -> Option<i32> {
-    let request = ListSearchAttributesRequest { namespace: namespace.to_owned() };
-    let listed = client.connection().operator_service().list_search_attributes(request.into_request()).await.ok()?;
+    let listed = wait::until(WITHIN, "the namespace's search attributes", || {
+        let request = ListSearchAttributesRequest { namespace: namespace.to_owned() };
+        let mut operator = client.connection().operator_service();
+        async move { operator.list_search_attributes(request.into_request()).await.ok() }
+    })
+    .await;
     listed.into_inner().custom_attributes.get(ORDER_STATE).copied()
 }
 
@@ -60,4 +67,31 @@ async fn a_worker_registers_order_state_where_it_is_missing_and_refuses_a_wrong_
     .await;
     let refused = ensure_order_state(&client).await.expect_err("a Text OrderState is refused");
     assert!(refused.to_string().contains("needs a Keyword"), "{refused}");
+
+    // `serve` on that namespace: its workers cannot start, so the whole process stops with their reason instead of
+    // serving an API whose orders would never run.
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(paths::order_host_binary())
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("TEMPORAL_ADDRESS", &temporal::server().address)
+        .env("TEMPORAL_NAMESPACE", &namespace)
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("PLUGINS_DIR", paths::dist_dir())
+        .env("DATA_DIR", dir.path())
+        .env("ORDERS_TASK_QUEUE", order_id("q"))
+        .env("SHIPPING_TASK_QUEUE", order_id("q"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting order-host");
+    let out = tokio::time::timeout(Duration::from_mins(1), child.wait_with_output())
+        .await
+        .expect("serve exits when its workers cannot start")
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("needs a Keyword"), "{log}");
 }
