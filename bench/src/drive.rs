@@ -42,8 +42,8 @@ pub struct LoadArgs {
 pub type OrderRun = <OrderWorkflow as WorkflowImplementation>::Run;
 
 pub async fn connect(address: &str, namespace: &str) -> anyhow::Result<Client> {
-    let connection =
-        Connection::connect(ConnectionOptions::new(address.parse::<temporalio_client::Url>()?).build()).await?;
+    let url = order_host::temporal::frontend_url(address)?;
+    let connection = Connection::connect(ConnectionOptions::new(url).build()).await?;
     Ok(Client::new(connection, ClientOptions::new(namespace.to_owned()).build())?)
 }
 

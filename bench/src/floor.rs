@@ -142,6 +142,8 @@ pub async fn run_workers(
     shipping_queue: &str,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // The same workflow as order-host's: it writes the OrderState search attribute, which the namespace must define.
+    order_host::temporal::search::ensure_order_state(&client).await?;
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let activities = || NoopActivities { shipping_queue: shipping_queue.to_owned() };
     let orders = WorkerOptions::new(orders_queue.to_owned())

@@ -33,7 +33,7 @@ pub async fn connect(config: &Config) -> Result<Client, ConnectError> {
 
 /// The frontend's URL from `TEMPORAL_ADDRESS`: `host:port`, as the `temporal` CLI and the other SDKs take it, or a
 /// URL. Without a scheme, `localhost:7233` would parse as a URL whose scheme is `localhost`.
-fn frontend_url(address: &str) -> Result<Url, ConnectError> {
+pub fn frontend_url(address: &str) -> Result<Url, ConnectError> {
     let invalid = |e: String| ConnectError::Address(address.to_owned(), e);
     let url = if address.contains("://") {
         Url::from_str(address).map_err(|e| invalid(e.to_string()))?
@@ -43,8 +43,10 @@ fn frontend_url(address: &str) -> Result<Url, ConnectError> {
     if url.scheme() == "https" {
         return Err(invalid("TLS connections to Temporal are not supported yet; use a plaintext frontend".to_owned()));
     }
-    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("expected host:port or http://host:port".to_owned()));
+    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) || url.port().is_none() {
+        return Err(invalid(
+            "expected host:port or http://host:port (with the port: Temporal's is usually 7233)".to_owned(),
+        ));
     }
     Ok(url)
 }
@@ -73,7 +75,9 @@ mod tests {
         ] {
             assert_eq!(frontend_url(given).unwrap().as_str(), url, "{given}");
         }
-        for bad in ["", "ftp://host:21", "http://", "not a host:7233", "host:port", "https://ns.tmprl.cloud:7233"] {
+        for bad in
+            ["", "ftp://host:21", "http://", "not a host:7233", "host:port", "https://ns.tmprl.cloud:7233", "temporal"]
+        {
             assert!(matches!(frontend_url(bad), Err(ConnectError::Address(..))), "{bad:?}");
         }
     }

@@ -19,6 +19,18 @@ pub const ORDER_STATE: &str = "OrderState";
 /// task would fail, so a worker that cannot add it does not start, and says how to register it.
 pub async fn ensure_order_state(client: &Client) -> anyhow::Result<()> {
     let namespace = client.namespace();
+    tokio::time::timeout(ENSURE_TIMEOUT, ensure(client, &namespace)).await.map_err(|_| {
+        anyhow::anyhow!(
+            "the Temporal frontend did not answer within {ENSURE_TIMEOUT:?} about search attribute {ORDER_STATE}"
+        )
+    })?
+}
+
+/// How long a worker waits for the frontend to say whether the attribute is there.
+const ENSURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn ensure(client: &Client, namespace: &str) -> anyhow::Result<()> {
+    let namespace = namespace.to_owned();
     let mut operator = client.connection().operator_service();
     let request = ListSearchAttributesRequest { namespace: namespace.clone() };
     let listed = operator
