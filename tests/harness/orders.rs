@@ -133,17 +133,26 @@ pub async fn wait_for_step(handle: &OrderHandle, step: &str, timeout: Duration) 
 }
 
 /// With `RECORD_HISTORIES=<dir>` set, saves the order's history (and its first shipping child's, if any) as
-/// `<dir>/<name>.json` for the replay tests. Without it, does nothing.
+/// `<dir>/<name>.json` for the replay tests. Without it, does nothing. Never overwrites: a recorded history is the
+/// only replay of the code that made it, so new ones are recorded into an empty directory and added under new names.
 pub async fn record_history(host: &TestHost, handle: &OrderHandle, name: &str) {
     let Ok(dir) = std::env::var("RECORD_HISTORIES") else { return };
     let dir = std::path::PathBuf::from(dir);
     std::fs::create_dir_all(&dir).expect("history dir");
+    let write = |file: String, history: Vec<u8>| {
+        let path = dir.join(file);
+        let mut out =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&path).unwrap_or_else(|e| {
+                panic!("{}: {e} (record into an empty directory; keep old histories)", path.display())
+            });
+        std::io::Write::write_all(&mut out, &history).expect("writing history");
+    };
     let history = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("order history");
-    std::fs::write(dir.join(format!("{name}.json")), history).expect("writing history");
+    write(format!("{name}.json"), history);
     let child_id = format!("{}-shipping-1", handle.info().workflow_id);
     let child = host.client.get_workflow_handle::<ShippingRun>(child_id);
     if let Ok(history) = child.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await {
-        std::fs::write(dir.join(format!("{name}-shipping.json")), history).expect("writing history");
+        write(format!("{name}-shipping.json"), history);
     }
 }
 

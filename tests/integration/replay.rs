@@ -1,6 +1,7 @@
 //! Replays recorded histories against today's workflow code: a change that would break orders already running
-//! fails here. Histories live in `tests/histories/` and are (re)recorded with
-//! `RECORD_HISTORIES=$PWD/tests/histories cargo test -p order-host-tests -- lifecycle`.
+//! fails here. Histories live in `tests/histories/`, one or more per version of the workflow code that made them:
+//! record with `RECORD_HISTORIES=<empty dir> cargo test -p order-host-tests -- lifecycle` and add the new files
+//! under names of their own (the recorder never overwrites; an old history is the only replay of old code).
 
 use std::path::PathBuf;
 
@@ -40,6 +41,7 @@ async fn recorded_histories_replay_cleanly() {
         "shipped-shipping.json",
         "cancelled-after-charge.json",
         "redispatched.json",
+        "shipped-money-and-ownership.json",
         "shipped-order-state.json",
     ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
