@@ -231,8 +231,9 @@ async fn carry_out(ctx: &Ctx, decision: Decision) -> Next {
 /// [`crate::temporal::search`]).
 const ORDER_STATE: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderState");
 
-/// Writes the order's state to [`ORDER_STATE`] when it differs from the last one written. Called before each step,
-/// so a state set by a signal or an update is written at the next step of the same workflow task.
+/// Writes the order's state to [`ORDER_STATE`] when it differs from the last one written. Called before each step of
+/// the lifecycle, so the attribute names the state the order is in while that step runs (a state passed through
+/// within one step, such as `validated`, is not written).
 fn index_state(ctx: &Ctx, indexed: &mut Option<OrderState>) {
     let state = ctx.state(|s| s.order.state());
     if *indexed != Some(state) {
