@@ -26,6 +26,11 @@ start_temporal() {
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.2
   done
+  # Listening is not serving: the frontend answers "not healthy yet" for a moment after it opens its port.
+  for _ in $(seq 1 150); do
+    temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
   export TEMPORAL_ADDRESS=http://127.0.0.1:$port
   say "Temporal dev server on $TEMPORAL_ADDRESS"
 }

@@ -8,7 +8,7 @@ use order_host::domain::{OrderInput, OrderState};
 use order_host::workflows::OrderWorkflow;
 use order_host::workflows::messages::to_raw;
 use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
+    Client, ClientOptions, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
     WorkflowStartOptions,
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
@@ -43,7 +43,7 @@ pub type OrderRun = <OrderWorkflow as WorkflowImplementation>::Run;
 
 pub async fn connect(address: &str, namespace: &str) -> anyhow::Result<Client> {
     let url = order_host::temporal::frontend_url(address)?;
-    let connection = Connection::connect(ConnectionOptions::new(url).build()).await?;
+    let connection = order_host::temporal::connect_patiently(ConnectionOptions::new(url).build()).await?;
     Ok(Client::new(connection, ClientOptions::new(namespace.to_owned()).build())?)
 }
 

@@ -6,6 +6,8 @@ pub mod worker;
 use std::str::FromStr;
 use std::time::Duration;
 
+use temporalio_client::errors::ClientConnectError;
+use temporalio_client::tonic;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 
 use crate::config::Config;
@@ -26,9 +28,30 @@ pub async fn connect(config: &Config) -> Result<Client, ConnectError> {
     let identity = format!("order-host@{}:{}", hostname(), std::process::id());
     let options = ConnectionOptions::new(url).identity(identity).connect_timeout(Duration::from_secs(10)).build();
     let connection =
-        Connection::connect(options).await.map_err(|e| ConnectError::Connect(address.clone(), e.to_string()))?;
+        connect_patiently(options).await.map_err(|e| ConnectError::Connect(address.clone(), e.to_string()))?;
     Client::new(connection, ClientOptions::new(config.temporal_namespace.clone()).build())
         .map_err(|e| ConnectError::Connect(address.clone(), e.to_string()))
+}
+
+/// How long connecting waits for a frontend that answers but is not serving yet ("Frontend is not healthy yet": a
+/// dev server or a cluster still starting, a frontend restarting).
+const UNAVAILABLE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Connects, retrying every 200 ms for up to [`UNAVAILABLE_PATIENCE`] while the frontend answers `Unavailable`; any
+/// other failure (a closed port, a bad address) is reported at once.
+pub async fn connect_patiently(options: ConnectionOptions) -> Result<Connection, ClientConnectError> {
+    let deadline = tokio::time::Instant::now() + UNAVAILABLE_PATIENCE;
+    loop {
+        match Connection::connect(options.clone()).await {
+            Err(ClientConnectError::SystemInfoCallError(status))
+                if status.code() == tonic::Code::Unavailable && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::debug!(message = status.message(), "Temporal frontend not serving yet; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// The frontend's URL from `TEMPORAL_ADDRESS`: `host:port`, as the `temporal` CLI and the other SDKs take it, or a
