@@ -149,13 +149,25 @@ pub fn check_name(name: &str) -> Result<(), ScaffoldError> {
     if ok { Ok(()) } else { Err(ScaffoldError::BadName(name.to_owned())) }
 }
 
+/// What a language puts into the README's placeholders.
+struct Readme {
+    /// Rows of the layout table for the language's own files.
+    layout: &'static str,
+    /// The command(s) to run once before building.
+    prerequisites: &'static str,
+    /// The unit tests' command.
+    test: &'static str,
+    /// A line after the build (with its newline), or nothing.
+    also: &'static str,
+}
+
 /// The files of a `lang` project named `name` for `slot`.
 pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldError> {
     check_name(name)?;
     let pick = |variants: [&'static str; 3]| variants[slot.index()];
     let plain = |path: &str, text: &str| File { path: path.into(), text: text.to_owned(), executable: false };
     let script = |path: &str, text: &str| File { path: path.into(), text: text.to_owned(), executable: true };
-    let (mut files, layout, prerequisites, test, also) = match lang {
+    let (mut files, readme) = match lang {
         Lang::Rust => (
             vec![
                 plain("Cargo.toml", include_str!("../../templates/plugin/rust/Cargo.toml")),
@@ -166,13 +178,15 @@ pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldEr
                 script("build.sh", include_str!("../../templates/plugin/rust/build.sh")),
                 plain(".gitignore", include_str!("../../templates/plugin/rust/gitignore")),
             ],
-            "| `src/rules.rs` | the rules, and their unit test (`cargo test` runs it natively) |\n\
-             | `src/lib.rs` | the bindings: `wit_bindgen::generate!` over `wit/`, the world's exports |\n\
-             | `Cargo.toml`, `.cargo/config.toml` | a `cdylib`; a release profile for small components; a 64 KiB guest stack |",
-            "rustup target add wasm32-wasip2                       # once",
-            "cargo test",
-            "cargo component build --release                      # the same with cargo-component: \
-             target/wasm32-wasip1/release/{{crate}}.wasm\n",
+            Readme {
+                layout: "| `src/rules.rs` | the rules, and their unit test (`cargo test` runs it natively) |\n\
+                 | `src/lib.rs` | the bindings: `wit_bindgen::generate!` over `wit/`, the world's exports |\n\
+                 | `Cargo.toml`, `.cargo/config.toml` | a `cdylib`; a release profile for small components; a 64 KiB guest stack |",
+                prerequisites: "rustup target add wasm32-wasip2                       # once",
+                test: "cargo test",
+                also: "cargo component build --release                      # the same with cargo-component: \
+                 target/wasm32-wasip1/release/{{crate}}.wasm\n",
+            },
         ),
         Lang::Python => (
             vec![
@@ -183,12 +197,14 @@ pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldEr
                 script("build.sh", include_str!("../../templates/plugin/python/build.sh")),
                 plain(".gitignore", include_str!("../../templates/plugin/python/gitignore")),
             ],
-            "| `rules.py`, `test_rules.py` | the rules, and their unit test |\n\
-             | `app.py` | the bindings: a class `WitWorld` with the world's exports |\n\
-             | `requirements.txt` | componentize-py, pinned |",
-            "python3 -m pip install -r requirements.txt            # componentize-py, pinned",
-            "python3 -m unittest",
-            "",
+            Readme {
+                layout: "| `rules.py`, `test_rules.py` | the rules, and their unit test |\n\
+                 | `app.py` | the bindings: a class `WitWorld` with the world's exports |\n\
+                 | `requirements.txt` | componentize-py, pinned |",
+                prerequisites: "python3 -m pip install -r requirements.txt            # componentize-py, pinned",
+                test: "python3 -m unittest",
+                also: "",
+            },
         ),
         Lang::Js => (
             vec![
@@ -200,12 +216,14 @@ pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldEr
                 script("build.sh", include_str!("../../templates/plugin/js/build.sh")),
                 plain(".gitignore", include_str!("../../templates/plugin/js/gitignore")),
             ],
-            "| `rules.js`, `test/rules.test.js` | the rules, and their unit test |\n\
-             | `app.js` | the bindings: the world's exports as module exports |\n\
-             | `package.json`, `package-lock.json` | jco and componentize-js, pinned; rolldown bundles the modules first |",
-            "npm ci                                                # jco and componentize-js, pinned by the lockfile",
-            "npm test",
-            "",
+            Readme {
+                layout: "| `rules.js`, `test/rules.test.js` | the rules, and their unit test |\n\
+                 | `app.js` | the bindings: the world's exports as module exports |\n\
+                 | `package.json`, `package-lock.json` | jco and componentize-js, pinned; rolldown bundles the modules first |",
+                prerequisites: "npm ci                                                # jco and componentize-js, pinned by the lockfile",
+                test: "npm test",
+                also: "",
+            },
         ),
     };
     files.push(plain("README.md", README));
@@ -219,10 +237,10 @@ pub fn files(slot: Slot, lang: Lang, name: &str) -> Result<Vec<File>, ScaffoldEr
         }
         file.text = file
             .text
-            .replace("{{layout}}", layout)
-            .replace("{{prerequisites}}", prerequisites)
-            .replace("{{test}}", test)
-            .replace("{{also}}", also)
+            .replace("{{layout}}", readme.layout)
+            .replace("{{prerequisites}}", readme.prerequisites)
+            .replace("{{test}}", readme.test)
+            .replace("{{also}}", readme.also)
             .replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
             .replace("{{slot}}", slot.as_str())

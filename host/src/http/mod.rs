@@ -123,15 +123,17 @@ impl utoipa::Modify for BearerRoles {
     }
 }
 
-/// What a worker-only process serves on `METRICS_ADDR`: metrics, liveness and readiness, nothing of the REST API.
-pub fn ops_router(state: AppState) -> Router {
+/// Liveness, readiness and metrics: part of the REST API, and all a worker-only process serves on `METRICS_ADDR`.
+fn ops_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+}
+
+/// What a worker-only process serves on `METRICS_ADDR`: [`ops_routes`], nothing of the REST API.
+pub fn ops_router(state: AppState) -> Router {
+    ops_routes().fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)
 }
 
 /// Every route, with JSON answers for unknown routes and wrong methods, and request metrics.
@@ -147,9 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins", get(plugins::list))
         .route("/plugins/{slot}", get(plugins::get).put(plugins::upload))
         .route("/plugins/{slot}/rollback", post(plugins::rollback))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(ops_routes())
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
