@@ -1,8 +1,8 @@
-//! Wiring: [`App::build`] opens the store, loads and watches the plugins, connects to Temporal; the subcommands then
-//! run workers (and, with `serve`, the REST API) until a shutdown signal.
+//! Wiring: [`App::build`] opens the store, runs the plugin versions the shared store names (publishing what
+//! `PLUGINS_DIR` adds), connects to Temporal; the subcommands then run workers (and, with `serve`, the REST API) until
+//! a shutdown signal.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use temporalio_client::Client;
 use tokio::net::TcpListener;
@@ -12,21 +12,20 @@ use crate::activities::ActivityDeps;
 use crate::config::Config;
 use crate::http::{self, AppState, StateInner};
 use crate::metrics::Metrics;
-use crate::plugins::{PluginRuntime, Registry, RegistryEvent, WatchHandle, watch};
+use crate::plugins::{PluginRuntime, Registry, RegistryEvent, Slot};
+use crate::rollout::{Rollout, RolloutHandle};
 use crate::store::{self, PluginVersionRow, Store};
 use crate::temporal::{self, worker};
-
-/// Debounce of the plugins-directory watcher: a burst of writes becomes one load.
-const WATCH_DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// A built host: store, plugins, Temporal client.
 pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    pub rollout: Arc<Rollout>,
     pub client: Client,
     pub metrics: Arc<Metrics>,
-    _watch: WatchHandle,
+    following: std::sync::Mutex<Option<RolloutHandle>>,
 }
 
 impl std::fmt::Debug for App {
@@ -36,13 +35,31 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Opens (and migrates) the store, loads `PLUGINS_DIR` and starts watching it, and connects to Temporal.
-    pub async fn build(config: Config) -> anyhow::Result<App> {
+    /// Opens (and migrates) the store, runs the plugin versions it names (publishing what `PLUGINS_DIR` adds) and
+    /// follows it, and connects to Temporal. `role` (`serve`, `api`, `worker`) is how this process reports itself.
+    pub async fn build(config: Config, role: &str) -> anyhow::Result<App> {
         let store = store::open(&config.database_url).await?;
-        let registry = load_plugins(&config, &store).await?;
-        let watch = watch(Arc::clone(&registry), &config.plugins_dir, WATCH_DEBOUNCE).map_err(anyhow::Error::msg)?;
+        let rollout = start_rollout(&config, &store, role).await?;
+        let following = rollout.spawn(Some(&config.plugins_dir)).map_err(anyhow::Error::msg)?;
         let client = temporal::connect(&config).await?;
-        Ok(App { config, store, registry, client, metrics: Arc::new(Metrics::default()), _watch: watch })
+        Ok(App {
+            registry: Arc::clone(rollout.registry()),
+            rollout,
+            config,
+            store,
+            client,
+            metrics: Arc::new(Metrics::default()),
+            following: std::sync::Mutex::new(Some(following)),
+        })
+    }
+
+    /// Stops following the plugin store and removes this process from its reports: call once the workers and the
+    /// API have stopped.
+    pub async fn leave(&self) {
+        let following = self.following.lock().expect("rollout handle lock").take();
+        if let Some(following) = following {
+            following.stop().await;
+        }
     }
 
     /// What activities get.
@@ -50,6 +67,7 @@ impl App {
         ActivityDeps {
             store: Arc::clone(&self.store),
             registry: Arc::clone(&self.registry),
+            rollout: Arc::clone(&self.rollout),
             failure: self.config.failure(),
             defaults: self.config.order_defaults(),
             metrics: Arc::clone(&self.metrics),
@@ -64,8 +82,7 @@ impl App {
             registry: Arc::clone(&self.registry),
             metrics: Arc::clone(&self.metrics),
             orders_queue: self.config.orders_task_queue.clone(),
-            plugins_dir: self.config.plugins_dir.clone(),
-            data_dir: self.config.data_dir.clone(),
+            rollout: Arc::clone(&self.rollout),
             access: self.config.access(),
             command_timeout: self.config.command_timeout,
         })
@@ -132,29 +149,27 @@ async fn bind(addr: &str, setting: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Builds the plugin registry, records every activation in the store, and loads what `PLUGINS_DIR` holds. A slot
-/// whose file is missing or refused stays empty (its activities retry until an operator provides a plugin).
-pub async fn load_plugins(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Arc<Registry>> {
+/// Builds the plugin registry (recording every activation in `plugin_versions`), publishes what `PLUGINS_DIR` holds
+/// that the store never had (the defaults, on the first start of an empty store), and runs what the store names. A
+/// slot the store has nothing for stays empty: its activities retry until an operator publishes a plugin.
+pub async fn start_rollout(config: &Config, store: &Arc<dyn Store>, role: &str) -> anyhow::Result<Arc<Rollout>> {
     let runtime = PluginRuntime::new(config.runtime(true)).map_err(anyhow::Error::msg)?;
     let registry = Registry::new(runtime);
     record_activations(&registry, Arc::clone(store));
-    let dir = config.plugins_dir.clone();
-    let registry_for_load = Arc::clone(&registry);
-    let results = tokio::task::spawn_blocking(move || registry_for_load.load_dir(&dir)).await?;
-    for (slot, result) in results {
-        if let Err(e) = result {
-            tracing::error!(%slot, error = %e, "plugin refused at start-up; the slot stays empty");
-        }
-    }
-    for slot in crate::plugins::Slot::ALL {
-        if registry.active(slot).is_none() {
+    let rollout = Rollout::new(Arc::clone(store), registry, role, config.rollout_timing());
+    rollout.publish_dir(&config.plugins_dir).await?;
+    rollout.sync().await?;
+    rollout.report().await?;
+    for slot in Slot::ALL {
+        if rollout.registry().active(slot).is_none() {
             tracing::warn!(
                 %slot, dir = %config.plugins_dir.display(),
-                "no {slot} plugin loaded: its activities will retry until one is provided"
+                "no {slot} plugin published: its activities will retry until one is (plugins publish, an upload, \
+                 or a file in the plugins directory)"
             );
         }
     }
-    Ok(registry)
+    Ok(rollout)
 }
 
 /// Writes each activated plugin version to `plugin_versions`.

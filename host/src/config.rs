@@ -116,11 +116,25 @@ pub struct Config {
     #[arg(long, env = "COMMAND_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub command_timeout: Duration,
 
-    /// Where plugin components are loaded from and watched: `<slot>.wasm` for validation, payment, shipping.
+    /// A way to publish plugins: `<slot>.wasm` (validation, payment, shipping) dropped here while the process runs is
+    /// checked and published to the shared store; at start, only for slots the store has no release of yet.
     #[arg(long, env = "PLUGINS_DIR", default_value = "plugins/dist", global = true)]
     pub plugins_dir: PathBuf,
 
-    /// Where the host keeps its files (compiled-plugin cache, uploaded plugins).
+    /// How often the shared plugin store is read for new versions when the database cannot announce them (SQLite);
+    /// PostgreSQL announces them (`LISTEN`) and is read every 5 s besides, in case an announcement was missed.
+    #[arg(long, env = "PLUGIN_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration, global = true)]
+    pub plugin_poll_interval: Duration,
+
+    /// How often each process reports which plugin versions it runs.
+    #[arg(long, env = "PLUGIN_REPORT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub plugin_report_interval: Duration,
+
+    /// A process that has not reported for this long is no longer listed (it stopped, or lost the database).
+    #[arg(long, env = "PLUGIN_PROCESS_TTL", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub plugin_process_ttl: Duration,
+
+    /// Where the host keeps its files (the compiled-plugin cache).
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
@@ -179,6 +193,16 @@ impl Config {
             expose(&self.admin_tokens).as_deref(),
             expose(&self.admin_token).as_deref(),
         )
+    }
+
+    /// How the plugin rollout looks and reports.
+    pub fn rollout_timing(&self) -> crate::rollout::Timing {
+        crate::rollout::Timing {
+            poll: self.plugin_poll_interval.max(Duration::from_millis(10)),
+            fallback_poll: Duration::from_secs(5),
+            report: self.plugin_report_interval.max(Duration::from_millis(100)),
+            process_ttl: self.plugin_process_ttl,
+        }
     }
 
     /// The worker's defaults for orders.

@@ -7,7 +7,8 @@
 //! - [`workflows`]: `OrderWorkflow` and `ShippingWorkflow`, thin deterministic drivers of the lifecycle;
 //! - [`activities`]: failure simulation → plugin call → idempotent persistence → one event per attempt;
 //! - [`plugins`]: the wasmtime runtime, the slot registry and hot swap (no HTTP, Temporal or SQL in there);
-//! - [`store`]: orders, payments, events and plugin versions on PostgreSQL or SQLite;
+//! - [`store`]: orders, payments, events and the shared plugin store on PostgreSQL or SQLite;
+//! - [`rollout`]: every process runs the plugin versions the shared store names (publish, rollback, reports);
 //! - [`status`]: the status read model (workflow query + execution description + events + plugin versions);
 //! - [`http`]: the REST API; [`temporal`]: client connection and workers; [`app`]: wiring;
 //! - [`config`]: one typed configuration from flags and environment;
@@ -23,6 +24,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod plugins;
+pub mod rollout;
 pub mod status;
 pub mod store;
 pub mod telemetry;

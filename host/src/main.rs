@@ -20,10 +20,16 @@ fn main() -> anyhow::Result<ExitCode> {
     if cli.config.plugin_compiler.is_none() {
         tracing::warn!("cannot find this binary's path: plugins compile in process, without a time or memory budget");
     }
-    if let Command::Plugins(command) = &cli.command {
+    if let Command::Plugins(command) = &cli.command
+        && !command.uses_store()
+    {
         return order_host::cli::plugins::run(&cli.config, command, &mut std::io::stdout().lock());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Command::Plugins(command) = &cli.command {
+        let mut out = std::io::stdout().lock();
+        return runtime.block_on(order_host::cli::plugins::run_shared(&cli.config, command, &mut out));
+    }
     if let Command::Audit = &cli.command {
         return runtime.block_on(audit(&cli));
     }
@@ -40,9 +46,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker { .. } => {
             let queues = cli.command.queues();
-            let app = App::build(cli.config).await?;
+            let app = App::build(cli.config, "worker").await?;
             let Some(listener) = app.bind_metrics().await? else {
-                return app.run_workers(&queues, shutdown_signal()).await;
+                let result = app.run_workers(&queues, shutdown_signal()).await;
+                app.leave().await;
+                return result;
             };
             tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics listening");
             // The listener lives exactly as long as the workers: a signal stops both, and workers that end on their
@@ -51,18 +59,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ops = app.serve_ops(listener, wait_for(stopped.clone()));
             let workers = workers_until_signal(&app, &queues, &stop, stopped);
             let (ops, workers) = tokio::join!(ops, workers);
+            app.leave().await;
             workers.and(ops)
         }
         Command::Api => {
             warn_unused_metrics_addr(&cli.config);
-            let app = App::build(cli.config).await?;
+            let app = App::build(cli.config, "api").await?;
             let listener = app.bind().await?;
             tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
-            app.serve_http(listener, shutdown_signal()).await
+            let result = app.serve_http(listener, shutdown_signal()).await;
+            app.leave().await;
+            result
         }
         Command::Serve => {
             warn_unused_metrics_addr(&cli.config);
-            let app = App::build(cli.config).await?;
+            let app = App::build(cli.config, "serve").await?;
             let listener = app.bind().await?;
             tracing::info!(url = %format!("http://{}", listener.local_addr()?), "REST API listening");
             // One signal stops both: the API drains in its own task, the (non-Send) workers on this one. Workers that
@@ -73,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let queues = cli.command.queues();
             let workers = workers_until_signal(&app, &queues, &stop, stopped);
             let (http, workers) = tokio::join!(http, workers);
+            app.leave().await;
             workers.and(http)
         }
         Command::Plugins(_) | Command::Audit => unreachable!("handled before"),

@@ -1,5 +1,5 @@
-//! Hot swap through the registry and the directory watcher: calls in flight keep their version, new calls get the
-//! new one, a bad file leaves the active version alone, rollback returns to the previous version.
+//! Hot swap through the registry and the rollout following a plugins directory: calls in flight keep their version,
+//! new calls get the new one, a bad file leaves the active version alone.
 
 mod common;
 
@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{component, runtime, sample_order, wait_until};
-use order_host::plugins::{Digest, LoadError, Registry, RegistryEvent, Slot, watch};
+use order_host::plugins::{Digest, LoadError, Registry, RegistryEvent, Slot};
+use order_host::rollout::{Rollout, Timing};
 
 /// Publishes `bytes` as `<dir>/<slot>.wasm` the way operators should: write a temporary file, rename it into place.
 fn publish(dir: &Path, slot: Slot, bytes: &[u8]) {
@@ -25,13 +26,18 @@ fn active_digest(registry: &Registry, slot: Slot) -> Option<Digest> {
 async fn call_in_flight_keeps_its_version_while_new_calls_get_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::new(runtime_with_long_deadline());
-    let _watch = watch(Arc::clone(&registry), dir.path(), Duration::from_millis(50)).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = order_host::store::open(&url).await.unwrap();
+    let rollout = Rollout::new(store, Arc::clone(&registry), "test", Timing::default());
+    let _following = rollout.spawn(Some(&dir.path().join("plugins"))).unwrap();
+    let dir = dir.path().join("plugins");
+    let dir = &dir;
 
     let v1 = component("fixtures/slow");
     let v2 = component("validation");
     let (d1, d2) = (Digest::of(&v1), Digest::of(&v2));
 
-    publish(dir.path(), Slot::Validation, &v1);
+    publish(dir, Slot::Validation, &v1);
     let (r, d1c) = (Arc::clone(&registry), d1.clone());
     tokio::task::spawn_blocking(move || {
         wait_until(Duration::from_secs(10), "v1 active", || active_digest(&r, Slot::Validation).as_ref() == Some(&d1c));
@@ -45,7 +51,7 @@ async fn call_in_flight_keeps_its_version_while_new_calls_get_the_new_one() {
     let in_flight = tokio::spawn(registry.call(Slot::Validation, move |p| p.validate(&slow_order)));
 
     // … v2 is published while it runs …
-    publish(dir.path(), Slot::Validation, &v2);
+    publish(dir, Slot::Validation, &v2);
     let r = Arc::clone(&registry);
     let d2c = d2.clone();
     tokio::task::spawn_blocking(move || {
@@ -70,7 +76,7 @@ async fn call_in_flight_keeps_its_version_while_new_calls_get_the_new_one() {
     // A broken file dropped in leaves v2 active and is reported.
     let mut events = registry.subscribe();
     let garbage = b"\0asm\x0d\0\x01\0garbage".to_vec();
-    publish(dir.path(), Slot::Validation, &garbage);
+    publish(dir, Slot::Validation, &garbage);
     let refusal = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let Ok(RegistryEvent::Refused(refusal)) = events.recv().await {
@@ -86,36 +92,6 @@ async fn call_in_flight_keeps_its_version_while_new_calls_get_the_new_one() {
     let status = registry.status(Slot::Validation);
     assert_eq!(status.history.iter().map(|r| r.meta.digest.clone()).collect::<Vec<_>>(), vec![d1, d2]);
     assert!(status.last_refusal.is_some());
-}
-
-#[test]
-fn rollback_returns_to_the_previous_version() {
-    let registry = Registry::new(runtime());
-    let v1 = registry.install(Slot::Payment, &component("payment"), "v1").unwrap();
-    let v2 = registry.install(Slot::Payment, &component("fixtures/payment-v2"), "v2").unwrap();
-    assert_eq!((v1.version.as_str(), v2.version.as_str()), ("0.1.0", "0.2.0"));
-
-    let request = order_host::plugins::wit::ChargeRequest {
-        payment_id: "payment-1".into(),
-        order_id: "order-1".into(),
-        amount_cents: 4200,
-        attempt: 1,
-    };
-    let charge = |r: &Registry| r.active(Slot::Payment).unwrap().charge(&request).unwrap().transaction_id;
-    assert!(charge(&registry).starts_with("v2-"));
-
-    let back = registry.rollback(Slot::Payment).unwrap();
-    assert_eq!(back.digest, v1.digest);
-    assert!(charge(&registry).starts_with("txn-"));
-
-    // Installing what is already active changes nothing.
-    registry.install(Slot::Payment, &component("payment"), "again").unwrap();
-    assert_eq!(registry.status(Slot::Payment).history.len(), 3);
-
-    // A slot with one version has nothing to roll back to.
-    registry.install(Slot::Shipping, &component("shipping"), "s").unwrap();
-    assert!(registry.rollback(Slot::Shipping).is_err());
-    assert!(registry.rollback(Slot::Validation).is_err(), "empty slot");
 }
 
 #[test]

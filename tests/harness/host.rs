@@ -168,7 +168,7 @@ fn spawn_host(
                 .build()
                 .expect("host runtime");
             runtime.block_on(async move {
-                let app = match App::build(worker_config).await {
+                let app = match App::build(worker_config, if http { "serve" } else { "worker" }).await {
                     Ok(app) => app,
                     Err(e) => {
                         let _ = ready_tx.send(Err(format!("{e:#}")));

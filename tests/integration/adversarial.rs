@@ -272,6 +272,7 @@ fn the_audit_rules() {
         status,
         transaction_id: None,
         refund_id: None,
+        plugin_digest: None,
         created_at: now,
         updated_at: now,
     };

@@ -250,7 +250,7 @@ async fn no_worker_means_503_after_a_bounded_wait_never_a_hang() {
 async fn plugin_administration() {
     let db = TestDb::new(Backend::Sqlite).await;
     let flags = ["--admin-token", ADMIN, "--plugin-max-bytes", "4MiB"];
-    let (host, api) = api_host(&db, HostSpec::default().with_flags(&flags)).await;
+    let (_host, api) = api_host(&db, HostSpec::default().with_flags(&flags)).await;
     let bearer = format!("Bearer {ADMIN}");
     let auth = [("authorization", bearer.as_str())];
     let upload = |slot: &'static str, component: &'static str| {
@@ -299,17 +299,17 @@ async fn plugin_administration() {
     assert_eq!(v2.status, 200, "{v2:?}");
     assert_eq!(v2.body["version"], "0.2.0");
     assert_eq!(active("payment").await, paths::digest_of("fixtures/payment-v2"));
-    let stored = host
-        .data_dir
-        .join("plugins")
-        .join(format!("{}.wasm", &paths::digest_of("fixtures/payment-v2")["sha256:".len()..]));
-    assert!(stored.exists(), "stored content-addressed");
-    assert_eq!(
-        std::fs::read(host.plugins_dir.join("payment.wasm")).unwrap(),
-        std::fs::read(paths::component("fixtures/payment-v2")).unwrap()
-    );
+    // Published to the shared store (not to a directory): what every process follows, with the bytes for later.
+    let stored = db.store.plugin_bytes("payment", &paths::digest_of("fixtures/payment-v2")).await.unwrap();
+    assert_eq!(stored.unwrap(), std::fs::read(paths::component("fixtures/payment-v2")).unwrap());
     let slot = api.get("/plugins/payment").await.body;
     assert_eq!(slot["history"].as_array().unwrap().len(), 2);
+    assert_eq!(slot["release"]["digest"], paths::digest_of("fixtures/payment-v2"));
+    assert_eq!(slot["releases"].as_array().unwrap().len(), 2, "the default, then the upload: {slot}");
+    assert_eq!(slot["converged"], true, "{slot}");
+    let me = slot["processes"].as_array().unwrap();
+    assert_eq!(me.len(), 1, "this host reports itself: {slot}");
+    assert_eq!(me[0]["digest"], paths::digest_of("fixtures/payment-v2"));
     assert!(
         slot["recorded"].as_array().unwrap().iter().any(|r| r["digest"] == paths::digest_of("fixtures/payment-v2"))
     );

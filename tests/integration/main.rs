@@ -3,10 +3,12 @@
 
 mod adversarial;
 mod api;
+mod fleet;
 mod languages;
 mod lifecycle;
 mod process;
 mod replay;
+mod rollout;
 mod sandbox;
 mod search;
 mod store;

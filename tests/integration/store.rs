@@ -73,7 +73,7 @@ both_backends!(an_order_belongs_to_the_run_that_received_it, |db: TestDb| async 
 both_backends!(the_seeds_queries_run_unchanged, |db: TestDb| async move {
     let store = &db.store;
     store.insert_order(&new_order("o-1")).await.unwrap();
-    store.begin_payment("pay-o-1", "o-1", 4200).await.unwrap();
+    store.begin_payment("pay-o-1", "o-1", 4200, None).await.unwrap();
     store
         .append_event(&NewEvent { details: Some(serde_json::json!({"k": 1})), ..NewEvent::new("o-1", "state") })
         .await
@@ -132,11 +132,12 @@ both_backends!(payments_are_charged_once, |db: TestDb| async move {
     store.insert_order(&new_order("o-1")).await.unwrap();
     store.insert_order(&new_order("o-2")).await.unwrap();
 
-    let pending = store.begin_payment("pay-1", "o-1", 3000).await.unwrap();
+    let pending = store.begin_payment("pay-1", "o-1", 3000, Some("sha256:v1")).await.unwrap();
     assert_eq!((pending.status, pending.amount_cents), (PaymentState::Pending, 3000));
-    let again = store.begin_payment("pay-1", "o-1", 9999).await.unwrap();
+    let again = store.begin_payment("pay-1", "o-1", 9999, Some("sha256:v2")).await.unwrap();
     assert_eq!(again.amount_cents, 3000, "ON CONFLICT DO NOTHING keeps the first row");
-    let conflict = store.begin_payment("pay-1", "o-2", 3000).await.unwrap_err();
+    assert_eq!(again.plugin_digest.as_deref(), Some("sha256:v1"), "and the version its first attempt was bound to");
+    let conflict = store.begin_payment("pay-1", "o-2", 3000, None).await.unwrap_err();
     assert!(conflict.to_string().contains("already belongs to order o-1"), "{conflict}");
     assert!(!conflict.is_transient());
 
@@ -146,13 +147,14 @@ both_backends!(payments_are_charged_once, |db: TestDb| async move {
     assert_eq!(store.get_order("o-1").await.unwrap().unwrap().state, OrderState::Charged);
     let twice = store.complete_charge("pay-1", "txn-2", None).await.unwrap();
     assert_eq!(twice.transaction_id.as_deref(), Some("txn-1"), "a charged payment keeps its transaction");
+    assert_eq!(twice.plugin_digest.as_deref(), Some("sha256:v1"), "and the version it is bound to");
 
     let refunded = store.refund_payment("pay-1", "rfd-1").await.unwrap();
     assert_eq!((refunded.status, refunded.refund_id.as_deref()), (PaymentState::Refunded, Some("rfd-1")));
     let refunded_again = store.refund_payment("pay-1", "rfd-2").await.unwrap();
     assert_eq!(refunded_again.refund_id.as_deref(), Some("rfd-1"));
 
-    store.begin_payment("pay-2", "o-2", 10).await.unwrap();
+    store.begin_payment("pay-2", "o-2", 10, None).await.unwrap();
     assert_eq!(store.decline_payment("pay-2").await.unwrap().status, PaymentState::Declined);
     let late_charge = store.complete_charge("pay-2", "txn-x", None).await.unwrap();
     assert_eq!(late_charge.status, PaymentState::Declined, "a declined payment is never charged");

@@ -38,6 +38,9 @@ pub(crate) enum AttemptError {
     /// The order id or payment id belongs to another run or order: this run may not touch it. Its event (outcome
     /// [`REFUSED`]) lands in that order's log, where it is not one of the owner's failures.
     Refused(String),
+    /// The plugin version this payment is bound to (the one its first charge attempt ran on) cannot run here now: never
+    /// replaced by another version, retried (another process, or this one later, may load it).
+    VersionUnavailable(String),
 }
 
 /// The event outcome of an attempt refused because the order is another run's.
@@ -61,7 +64,9 @@ impl AttemptError {
         use failure_types as t;
         match self {
             AttemptError::Plugin(e) if !e.is_retryable() => ("permanent_error", t::PLUGIN_PERMANENT, false),
-            AttemptError::Plugin(_) => ("retryable_error", t::PLUGIN_RETRYABLE, true),
+            AttemptError::Plugin(_) | AttemptError::VersionUnavailable(_) => {
+                ("retryable_error", t::PLUGIN_RETRYABLE, true)
+            }
             AttemptError::Store(e) if e.is_transient() => ("retryable_error", t::STORE_UNAVAILABLE, true),
             AttemptError::Store(_) => ("permanent_error", t::STORE_CONFLICT, false),
             AttemptError::Invalid(_) => ("permanent_error", t::INVALID_INPUT, false),
@@ -75,7 +80,7 @@ impl std::fmt::Display for AttemptError {
         match self {
             AttemptError::Plugin(e) => e.fmt(f),
             AttemptError::Store(e) => e.fmt(f),
-            AttemptError::Invalid(m) | AttemptError::Refused(m) => f.write_str(m),
+            AttemptError::Invalid(m) | AttemptError::Refused(m) | AttemptError::VersionUnavailable(m) => f.write_str(m),
         }
     }
 }

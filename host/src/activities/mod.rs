@@ -60,6 +60,8 @@ impl OrderDefaults {
 pub struct ActivityDeps {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    /// Versions other than the active one (a refund runs on the version that charged).
+    pub rollout: Arc<crate::rollout::Rollout>,
     pub failure: FailureSimulation,
     pub defaults: OrderDefaults,
     pub metrics: Arc<Metrics>,

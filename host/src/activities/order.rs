@@ -15,8 +15,9 @@ use super::payloads::{
 };
 use crate::domain::{Activity, OrderId, OrderInput, OrderState, PaymentId, PaymentState};
 use crate::plugins::convert;
-use crate::plugins::{PluginError, Slot, wit};
-use crate::store::{NewEvent, NewOrder, StoreError, Transition};
+use crate::plugins::{LoadedPlugin, PluginError, Registry, Slot, wit};
+use crate::rollout::RolloutError;
+use crate::store::{NewEvent, NewOrder, PaymentRow, StoreError, Transition};
 
 /// Activities of `OrderWorkflow`.
 #[derive(Debug)]
@@ -136,7 +137,11 @@ impl OrderActivities {
             step: Some(Activity::ChargePayment.name().into()),
             ..Transition::default()
         };
-        let payment = match store.begin_payment(&input.payment_id, &input.order_id, input.amount_cents).await {
+        // The payment is bound to the version active at its first attempt: retries (whatever is published meanwhile)
+        // and its refund run on that same version, which knows what it did.
+        let active = self.deps.registry.active(Slot::Payment);
+        let digest = active.as_ref().map(|p| p.meta().digest.as_str());
+        let payment = match store.begin_payment(&input.payment_id, &input.order_id, input.amount_cents, digest).await {
             Ok(payment) => payment,
             Err(e) => return attempt.finish(Err(e.into()), None).await,
         };
@@ -166,7 +171,11 @@ impl OrderActivities {
             amount_cents: input.amount_cents,
             attempt: number,
         };
-        let call = self.deps.registry.call(Slot::Payment, move |p| p.charge(&request)).await;
+        let plugin = match self.payment_version(&payment, active).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let call = Registry::call_on(Slot::Payment, plugin, move |p| p.charge(&request)).await;
         attempt.ran(&call);
         let result = async {
             match call.outcome {
@@ -248,7 +257,13 @@ impl OrderActivities {
             amount_cents: payment.amount_cents,
             reason: input.reason.clone(),
         };
-        let call = self.deps.registry.call(Slot::Payment, move |p| p.refund(&request)).await;
+        // On the version that took the charge, whatever is active now: it knows its own transactions.
+        let charged_with = payment.plugin_digest.clone();
+        let plugin = match self.payment_version(&payment, self.deps.registry.active(Slot::Payment)).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let call = Registry::call_on(Slot::Payment, plugin, move |p| p.refund(&request)).await;
         attempt.ran(&call);
         let result = async {
             let receipt = call.outcome?;
@@ -260,7 +275,7 @@ impl OrderActivities {
             })
         }
         .await;
-        let details = Some(serde_json::json!({ "reason": input.reason }));
+        let details = Some(serde_json::json!({ "reason": input.reason, "charged_with": charged_with }));
         attempt.finish(result, details).await
     }
 
@@ -309,5 +324,30 @@ impl OrderActivities {
             );
         }
         Ok(())
+    }
+}
+
+impl OrderActivities {
+    /// The payment version `payment` is bound to: `active` when it is that one (or the payment predates versions),
+    /// else that version from this process's registry or the store. Never another version: if it cannot run here
+    /// now, the attempt fails and is retried.
+    async fn payment_version(
+        &self,
+        payment: &PaymentRow,
+        active: Option<Arc<LoadedPlugin>>,
+    ) -> Result<Option<Arc<LoadedPlugin>>, AttemptError> {
+        let Some(digest) = payment.plugin_digest.as_deref() else {
+            return Ok(active);
+        };
+        if active.as_ref().is_some_and(|p| p.meta().digest.as_str() == digest) {
+            return Ok(active);
+        }
+        self.deps.rollout.version(Slot::Payment, digest).await.map(Some).map_err(|e| match e {
+            RolloutError::Store(e) => AttemptError::Store(e),
+            e => AttemptError::VersionUnavailable(format!(
+                "payment {} is bound to payment plugin {digest}, which cannot run here: {e}",
+                payment.payment_id
+            )),
+        })
     }
 }

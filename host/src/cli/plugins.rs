@@ -1,5 +1,6 @@
-//! `order-host plugins …`: check a component against a slot, list what the plugins directory holds, hand out the WIT,
-//! scaffold a plugin project.
+//! `order-host plugins …`: check a component against a slot, publish it to the shared store or roll a slot back (for
+//! every process), show which process runs what, list what the plugins directory holds, hand out the WIT, scaffold a
+//! plugin project.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use super::scaffold::{self, Lang};
 use crate::config::Config;
 use crate::plugins::{PluginRuntime, Registry, Slot, read_component};
+use crate::rollout::{Rollout, RolloutError};
 
 /// Plugin subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -20,6 +22,24 @@ pub enum PluginsCommand {
         /// The component file.
         file: PathBuf,
     },
+    /// Checks a component like `check`, then publishes it to the shared store (`DATABASE_URL`): every process
+    /// switches to it.
+    Publish {
+        /// The slot: validation, payment or shipping.
+        #[arg(long)]
+        slot: Slot,
+        /// The component file.
+        file: PathBuf,
+    },
+    /// Makes the slot's previous version active again, for every process.
+    Rollback {
+        /// The slot: validation, payment or shipping.
+        #[arg(long)]
+        slot: Slot,
+    },
+    /// Per slot: the published version, its history, and which process runs which digest; exit 1 if the processes
+    /// have not all converged on the published versions.
+    Status,
     /// Lists what `PLUGINS_DIR` holds and what would be active.
     List,
     /// Writes the WIT package this host was built with (`types.wit`, `worlds.wit`): what a plugin is built against.
@@ -49,10 +69,123 @@ pub enum PluginsCommand {
 pub const WIT_FILES: [(&str, &str); 2] =
     [("types.wit", include_str!("../../../wit/types.wit")), ("worlds.wit", include_str!("../../../wit/worlds.wit"))];
 
+impl PluginsCommand {
+    /// Whether the command works on the shared store (and so needs the database and an async runtime).
+    pub fn uses_store(&self) -> bool {
+        matches!(self, PluginsCommand::Publish { .. } | PluginsCommand::Rollback { .. } | PluginsCommand::Status)
+    }
+}
+
+/// Runs a subcommand that works on the shared store ([`PluginsCommand::uses_store`]).
+pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let store = crate::store::open(&config.database_url).await?;
+    match command {
+        PluginsCommand::Publish { slot, file } => {
+            let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
+            let limit = runtime.config().max_component_bytes;
+            let bytes = match read_component(file, limit) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => {
+                    writeln!(out, "refused: cannot read {}: it does not exist", file.display())?;
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => {
+                    writeln!(out, "refused: {}: {e}", file.display())?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let rollout = Rollout::publisher(store, Registry::new(runtime));
+            match rollout.publish(*slot, bytes, &file.display().to_string()).await {
+                Ok(meta) => {
+                    writeln!(out, "published: {} {} {} for the {slot} slot", meta.name, meta.version, meta.digest)?;
+                    writeln!(out, "every process switches to it; see `order-host plugins status`")?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(RolloutError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    writeln!(out, "refused: {} for the {slot} slot: {e}", file.display())?;
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        PluginsCommand::Rollback { slot } => {
+            let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
+            match Rollout::publisher(store, Registry::new(runtime)).rollback(*slot).await {
+                Ok(release) => {
+                    writeln!(
+                        out,
+                        "rolled back: the {slot} slot runs {} {} {} again",
+                        release.name, release.version, release.digest
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(RolloutError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    writeln!(out, "refused: {e}")?;
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        PluginsCommand::Status => status(store.as_ref(), config.plugin_process_ttl, out).await,
+        _ => run(config, command, out),
+    }
+}
+
+async fn status(
+    store: &dyn crate::store::Store,
+    ttl: std::time::Duration,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let since = chrono::Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    let fleet = store.processes(since).await?;
+    let mut converged = true;
+    for slot in Slot::ALL {
+        let releases = store.plugin_releases(slot.as_str(), 5).await?;
+        let Some(active) = releases.first() else {
+            writeln!(out, "{slot}: nothing published")?;
+            continue;
+        };
+        writeln!(out, "{slot}: {} {} {}", active.name, active.version, active.digest)?;
+        for r in &releases {
+            writeln!(
+                out,
+                "  release {:<5} {:<8} {} {} {}  from {}  at {}",
+                r.id,
+                r.action.as_str(),
+                r.name,
+                r.version,
+                r.digest,
+                r.source,
+                r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )?;
+        }
+        for p in &fleet {
+            let runs = p.digests.get(slot.as_str()).map_or("(nothing)", String::as_str);
+            let mark = if runs == active.digest { "ok" } else { "behind" };
+            converged &= runs == active.digest;
+            write!(out, "  process {} ({}, {}) runs {runs} [{mark}]", p.process_id, p.role, p.host)?;
+            if let Some(refusal) = p.refusals.get(slot.as_str()) {
+                write!(out, "; refused {}: {}", refusal.digest, refusal.error)?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if fleet.is_empty() {
+        writeln!(out, "no process reported within {}: NOT converged", humantime::format_duration(ttl))?;
+        converged = false;
+    } else {
+        writeln!(out, "{} process(es); {}", fleet.len(), if converged { "converged" } else { "NOT converged" })?;
+    }
+    Ok(if converged { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 /// Runs a plugin subcommand, writing to `out`; refusals are reported and turn into a failing exit code.
 pub fn run(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let runtime = || PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg);
     match command {
+        PluginsCommand::Publish { .. } | PluginsCommand::Rollback { .. } | PluginsCommand::Status => {
+            anyhow::bail!("this plugins command needs the database: run it through run_shared")
+        }
         PluginsCommand::Check { slot, file } => check(&runtime()?, *slot, file, out),
         PluginsCommand::List => list(&runtime()?, &config.plugins_dir, out),
         PluginsCommand::Wit { out: dir } => wit(dir.as_deref(), out),

@@ -13,7 +13,6 @@ pub mod orders;
 mod plugins;
 pub mod server;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,8 +47,8 @@ pub struct StateInner {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub orders_queue: String,
-    pub plugins_dir: PathBuf,
-    pub data_dir: PathBuf,
+    /// Publishes and rolls back plugin versions for every process.
+    pub rollout: Arc<crate::rollout::Rollout>,
     /// Who may call what (`CLIENT_TOKENS`, `OPERATOR_TOKENS`, `ADMIN_TOKENS`).
     pub access: Access,
     /// How long to wait for Temporal or a worker before answering 503.

@@ -1,7 +1,5 @@
-//! `/plugins`: what runs in each slot, and (with the admin token) uploading a new version or rolling back.
-
-use std::path::Path;
-use std::sync::Arc;
+//! `/plugins`: what runs in each slot and on which process, and (with the admin token) publishing a new version or
+//! rolling back, for every process at once (through [`crate::rollout`]).
 
 use axum::Json;
 use axum::body::Body;
@@ -13,7 +11,8 @@ use super::auth::{AdminRole, OperatorRole};
 use super::error::{ApiError, ErrorBody};
 use super::extract::read_body;
 use crate::plugins::{LoadError, PluginError, PluginMeta, Slot, SlotStatus};
-use crate::store::PluginVersionRow;
+use crate::rollout::RolloutError;
+use crate::store::{PluginVersionRow, ProcessRefusal, ProcessRow, ReleaseRow};
 
 /// A plugin version as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -62,12 +61,37 @@ pub struct RefusalView {
     pub at: String,
 }
 
-/// A slot: what is active in this process, how it got there, what was refused last, and what every host recorded.
+/// What one process runs in a slot.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProcessView {
+    pub process_id: String,
+    pub host: String,
+    /// `serve`, `api` or `worker`.
+    pub role: String,
+    /// The digest it runs (absent: nothing).
+    pub digest: Option<String>,
+    /// The published version it could not load (it keeps running `digest`).
+    pub refused: Option<ProcessRefusal>,
+    /// RFC 3339: when it last reported.
+    pub seen_at: String,
+}
+
+/// A slot: the version published for every process, which process runs what, what is active in this process and how
+/// it got there, what was refused last, and what every host recorded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SlotView {
     pub slot: String,
     /// The WIT world a component must implement for this slot.
     pub world: String,
+    /// The version every process should run: the slot's newest release in the shared store.
+    pub release: Option<ReleaseRow>,
+    /// Whether at least one process reports and every one runs `release`.
+    pub converged: bool,
+    /// The processes that reported within `PLUGIN_PROCESS_TTL`.
+    pub processes: Vec<ProcessView>,
+    /// The shared store's releases of this slot (publishes and rollbacks), newest first.
+    pub releases: Vec<ReleaseRow>,
+    /// The version active in the process that answers.
     pub active: Option<PluginView>,
     /// This process's activations, oldest first.
     pub history: Vec<ActivationView>,
@@ -81,11 +105,31 @@ pub struct PluginList {
     pub slots: Vec<SlotView>,
 }
 
-async fn slot_view(state: &AppState, status: SlotStatus) -> Result<SlotView, ApiError> {
+async fn slot_view(state: &AppState, status: SlotStatus, fleet: &[ProcessRow]) -> Result<SlotView, ApiError> {
     let recorded = state.store.plugin_versions(Some(status.slot.as_str()), 20).await?;
+    let releases = state.store.plugin_releases(status.slot.as_str(), 20).await?;
+    let release = releases.first().cloned();
+    let processes: Vec<ProcessView> = fleet
+        .iter()
+        .map(|p| ProcessView {
+            process_id: p.process_id.clone(),
+            host: p.host.clone(),
+            role: p.role.clone(),
+            digest: p.digests.get(status.slot.as_str()).cloned(),
+            refused: p.refusals.get(status.slot.as_str()).cloned(),
+            seen_at: humantime::format_rfc3339_millis(p.seen_at.into()).to_string(),
+        })
+        .collect();
+    // Nobody reporting is not a converged fleet.
+    let converged = !processes.is_empty()
+        && processes.iter().all(|p| p.digest.as_deref() == release.as_ref().map(|r| r.digest.as_str()));
     Ok(SlotView {
         slot: status.slot.to_string(),
         world: status.slot.world().to_owned(),
+        release,
+        converged,
+        processes,
+        releases,
         active: status.active.as_deref().map(PluginView::from),
         history: status
             .history
@@ -122,9 +166,10 @@ fn parse_slot(slot: &str) -> Result<Slot, ApiError> {
         (status = 403, description = "A token below the operator role", body = ErrorBody),
     ))]
 pub async fn list(_: OperatorRole, State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+    let fleet = state.rollout.fleet().await?;
     let mut slots = Vec::new();
     for slot in Slot::ALL {
-        slots.push(slot_view(&state, state.registry.status(slot)).await?);
+        slots.push(slot_view(&state, state.registry.status(slot), &fleet).await?);
     }
     Ok(Json(PluginList { slots }))
 }
@@ -145,11 +190,12 @@ pub async fn get(
     UrlPath(slot): UrlPath<String>,
 ) -> Result<Json<SlotView>, ApiError> {
     let slot = parse_slot(&slot)?;
-    Ok(Json(slot_view(&state, state.registry.status(slot)).await?))
+    let fleet = state.rollout.fleet().await?;
+    Ok(Json(slot_view(&state, state.registry.status(slot), &fleet).await?))
 }
 
-/// Uploads a component for the slot: checked exactly like `order-host plugins check`, stored content-addressed under
-/// the data directory, activated atomically here and published to the plugins directory for workers watching it.
+/// Uploads a component for the slot: checked exactly like `order-host plugins check`, then published to the shared
+/// store, which every process follows; this one runs it before answering.
 #[utoipa::path(put, path = "/plugins/{slot}", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component bytes"),
@@ -161,8 +207,7 @@ pub async fn get(
         (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
         (status = 408, description = "The body stalled", body = ErrorBody),
-        (status = 409, description = "Another version became active while this one loaded", body = ErrorBody),
-        (status = 503, description = "The host could not judge the component now (no free instance, compiler fault)", body = ErrorBody),
+        (status = 503, description = "The host could not judge the component now (no free instance, compiler fault), or the database is unavailable", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
     ))]
 pub async fn upload(
@@ -175,29 +220,12 @@ pub async fn upload(
     let slot = parse_slot(&slot)?;
     let limit = state.registry.runtime().config().max_component_bytes;
     let bytes = read_body(body, limit).await?;
-    // Stored first, activated second: an active version always has its bytes on disk for the next start.
-    let stored = state.data_dir.join("plugins").join(format!("{}.wasm", crate::plugins::Digest::of(&bytes).hex()));
-    write_off_runtime(stored, bytes.to_vec()).await?;
-    let registry = Arc::clone(&state.registry);
-    let component = bytes.clone();
-    let installed = tokio::task::spawn_blocking(move || registry.install(slot, &component, "upload"))
-        .await
-        .map_err(|e| ApiError::internal("plugin load task failed", &e))?;
-    let meta = installed.map_err(|e| {
-        let status = match e {
-            LoadError::TooLarge { .. } => 413,
-            LoadError::Superseded(_) => 409,
-            LoadError::Internal(_) | LoadError::Trial(PluginError::Busy(_)) => 503,
-            _ => 400,
-        };
-        ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
-    })?;
-    publish(&state, slot, &bytes).await?;
-    tracing::info!(%slot, digest = %meta.digest, name = %meta.name, version = %meta.version, "plugin uploaded and active");
+    let meta = state.rollout.publish(slot, bytes.to_vec(), "upload").await.map_err(rollout_error)?;
+    tracing::info!(%slot, digest = %meta.digest, name = %meta.name, version = %meta.version, "plugin uploaded and published");
     Ok(Json(PluginView::from(meta.as_ref())))
 }
 
-/// Re-activates the slot's previous version.
+/// Re-activates the slot's previous version, for every process.
 #[utoipa::path(post, path = "/plugins/{slot}/rollback", tag = "plugins",
     params(("slot" = String, Path, description = "validation, payment or shipping")),
     security(("admin" = [])),
@@ -214,37 +242,31 @@ pub async fn rollback(
     UrlPath(slot): UrlPath<String>,
 ) -> Result<Json<PluginView>, ApiError> {
     let slot = parse_slot(&slot)?;
-    let meta = state.registry.rollback(slot).map_err(|e| ApiError::conflict(e.to_string()))?;
-    // The bytes of the version rolled back to (stored when it was uploaded), whatever became active a moment later.
-    if let Some(plugin) = state.registry.version(slot, &meta.digest) {
-        publish(&state, slot, plugin.bytes()).await?;
+    let release = state.rollout.rollback(slot).await.map_err(rollout_error)?;
+    Ok(Json(PluginView {
+        slot: release.slot,
+        name: release.name,
+        version: release.version,
+        digest: release.digest,
+        size_bytes: usize::try_from(release.size_bytes).unwrap_or(usize::MAX),
+        source: release.source,
+        loaded_at: humantime::format_rfc3339_millis(release.created_at.into()).to_string(),
+    }))
+}
+
+fn rollout_error(e: RolloutError) -> ApiError {
+    match e {
+        RolloutError::Refused(e) => {
+            let status = match e {
+                LoadError::TooLarge { .. } => 413,
+                LoadError::Superseded(_) => 409,
+                LoadError::Internal(_) | LoadError::Trial(PluginError::Busy(_)) => 503,
+                _ => 400,
+            };
+            ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
+        }
+        RolloutError::NoEarlierVersion(_) => ApiError::conflict(e.to_string()),
+        RolloutError::Store(e) => e.into(),
+        RolloutError::Corrupt { .. } => ApiError::internal("the plugin store is inconsistent", &e),
     }
-    tracing::info!(%slot, digest = %meta.digest, "plugin rolled back");
-    Ok(Json(PluginView::from(meta.as_ref())))
-}
-
-/// Publishes the component as `PLUGINS_DIR/<slot>.wasm` (temporary file + rename), so a restart and every worker
-/// watching the directory run the same version.
-async fn publish(state: &AppState, slot: Slot, bytes: &[u8]) -> Result<(), ApiError> {
-    write_off_runtime(state.plugins_dir.join(slot.file_name()), bytes.to_vec()).await
-}
-
-async fn write_off_runtime(path: std::path::PathBuf, bytes: Vec<u8>) -> Result<(), ApiError> {
-    tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
-        .await
-        .map_err(|e| ApiError::internal("plugin store task failed", &e))?
-        .map_err(|e| ApiError::internal("cannot store the plugin", &e))
-}
-
-/// Writes a temporary file of its own (process id and a counter: concurrent uploads never share one) and renames it
-/// into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("incoming-{}-{n}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

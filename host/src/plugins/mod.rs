@@ -8,8 +8,8 @@
 //! - [`PluginRuntime::load`]: decode → check the world → compile (or reuse a cached artifact) → pre-instantiate →
 //!   ask the plugin's `info()`, giving a [`LoadedPlugin`];
 //! - [`LoadedPlugin`]: calls an export in a fresh store with a memory cap and a deadline;
-//! - [`Registry`]: the active version of each slot, swapped atomically, with history, and [`watch`] to follow a
-//!   directory.
+//! - [`Registry`]: the active version of each slot, swapped atomically, with history, and [`watch`] to hear which
+//!   slot files of a directory changed.
 //!
 //! Modules depend one way: `state` (a call's store data: WASI, memory cap, `host_log`) ← `engine` ← `call` ←
 //! `loader` ← `registry`; `meta` describes a version; [`convert`] maps domain values to and from the WIT types.
@@ -45,6 +45,6 @@ pub use error::{LoadError, PluginError};
 pub use limits::{Limits, SlotLimits};
 pub use loader::read_component;
 pub use meta::PluginMeta;
-pub use registry::{Invocation, Registry, RegistryEvent, SlotStatus, VersionRecord};
+pub use registry::{Activation, Invocation, Registry, RegistryEvent, SlotStatus, VersionRecord};
 pub use slot::{Slot, UnknownSlot};
 pub use watch::{WatchHandle, watch};

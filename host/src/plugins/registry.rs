@@ -82,7 +82,7 @@ pub struct Invocation<T> {
 
 #[derive(Debug, Default)]
 struct Book {
-    /// Counts activations (installs and rollbacks): an install that saw another activation while it loaded stands
+    /// Counts activations: an install that saw another activation while it loaded stands
     /// down, so a slow load never undoes a newer decision.
     activations: u64,
     history: Vec<VersionRecord>,
@@ -104,14 +104,6 @@ pub struct Registry {
     runtime: Arc<PluginRuntime>,
     cells: [Cell; 3],
     events: broadcast::Sender<RegistryEvent>,
-}
-
-/// Why a rollback could not happen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RollbackError {
-    /// Nothing is active, or only one version was ever active.
-    #[error("the {0} slot has no earlier version to roll back to")]
-    NoEarlierVersion(Slot),
 }
 
 impl Registry {
@@ -146,19 +138,27 @@ impl Registry {
         if let Some(active) = cell.active.load_full().filter(|a| a.meta.digest == digest) {
             return Ok(Arc::clone(&active.meta));
         }
-        let (retained, started) = {
-            let book = cell.book.lock().expect("registry lock");
-            (book.retained.iter().find(|p| p.meta.digest == digest).cloned(), book.activations)
-        };
-        let loaded = match retained {
-            Some(plugin) => Ok(plugin),
-            None => self.runtime.load(slot, bytes, source).and_then(|p| self.runtime.vet(&p).map(|()| Arc::new(p))),
-        };
+        let started = cell.book.lock().expect("registry lock").activations;
+        let loaded = self.prepare(slot, bytes, source)?;
         let mut book = cell.book.lock().expect("registry lock");
-        let loaded =
-            loaded.and_then(|p| if book.activations == started { Ok(p) } else { Err(LoadError::Superseded(slot)) });
+        if book.activations != started {
+            return Err(LoadError::Superseded(slot));
+        }
+        Ok(self.activate(cell, &mut book, loaded, Activation::Loaded))
+    }
+
+    /// Loads `bytes` for `slot` and gives it a trial call ([`PluginRuntime::vet`]) without activating it: the caller
+    /// decides when ([`Registry::activate_version`]). A version this registry retains is reused as it is. A verdict
+    /// on the component is recorded as the slot's last refusal. Compiles: call from a blocking context; no lock is
+    /// held meanwhile.
+    pub fn prepare(&self, slot: Slot, bytes: &[u8], source: &str) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let digest = Digest::of(bytes);
+        if let Some(retained) = self.version(slot, &digest) {
+            return Ok(retained);
+        }
+        let loaded = self.runtime.load(slot, bytes, source).and_then(|p| self.runtime.vet(&p).map(|()| Arc::new(p)));
         match loaded {
-            Ok(plugin) => Ok(self.activate(cell, &mut book, plugin, Activation::Loaded)),
+            Ok(plugin) => Ok(plugin),
             Err(error) if !error.is_verdict() => {
                 // Not a verdict on the component: it is not recorded as refused and may be installed again.
                 tracing::warn!(%slot, %source, %digest, %error, "plugin not loaded this time");
@@ -173,10 +173,20 @@ impl Registry {
                     error: error.clone(),
                     at: SystemTime::now(),
                 };
-                book.last_refusal = Some(refusal.clone());
+                self.cells[slot.index()].book.lock().expect("registry lock").last_refusal = Some(refusal.clone());
                 let _ = self.events.send(RegistryEvent::Refused(refusal));
                 Err(error)
             }
+        }
+    }
+
+    /// Makes a prepared version the slot's active one (a no-op if it already is).
+    pub fn activate_version(&self, plugin: Arc<LoadedPlugin>, activation: Activation) -> Arc<PluginMeta> {
+        let cell = &self.cells[plugin.meta.slot.index()];
+        let mut book = cell.book.lock().expect("registry lock");
+        match cell.active.load_full().filter(|a| a.meta.digest == plugin.meta.digest) {
+            Some(active) => Arc::clone(&active.meta),
+            None => self.activate(cell, &mut book, plugin, activation),
         }
     }
 
@@ -184,23 +194,6 @@ impl Registry {
     pub fn version(&self, slot: Slot, digest: &Digest) -> Option<Arc<LoadedPlugin>> {
         let book = self.cells[slot.index()].book.lock().expect("registry lock");
         book.retained.iter().find(|p| p.meta.digest == *digest).cloned()
-    }
-
-    /// Re-activates the version that was active before the current one.
-    pub fn rollback(&self, slot: Slot) -> Result<Arc<PluginMeta>, RollbackError> {
-        let cell = &self.cells[slot.index()];
-        let mut book = cell.book.lock().expect("registry lock");
-        let current = cell.active.load_full().ok_or(RollbackError::NoEarlierVersion(slot))?;
-        let previous = book
-            .history
-            .iter()
-            .rev()
-            .map(|r| &r.meta.digest)
-            .find(|d| **d != current.meta.digest)
-            .and_then(|d| book.retained.iter().find(|p| p.meta.digest == *d))
-            .cloned()
-            .ok_or(RollbackError::NoEarlierVersion(slot))?;
-        Ok(self.activate(cell, &mut book, previous, Activation::Rollback))
     }
 
     fn activate(
@@ -268,26 +261,29 @@ impl Registry {
         T: Send + 'static,
         F: FnOnce(&LoadedPlugin) -> Result<T, PluginError> + Send + 'static,
     {
-        let plugin = self.active(slot);
-        async move {
-            let Some(plugin) = plugin else {
-                return Invocation {
-                    plugin: None,
-                    outcome: Err(PluginError::NotLoaded(slot)),
-                    elapsed: Duration::ZERO,
-                };
-            };
-            let meta = Arc::clone(&plugin.meta);
-            let joined = tokio::task::spawn_blocking(move || {
-                let started = Instant::now();
-                let outcome = f(&plugin);
-                (outcome, started.elapsed())
-            })
-            .await;
-            let (outcome, elapsed) =
-                joined.unwrap_or_else(|e| (Err(PluginError::Trap(format!("host task failed: {e}"))), Duration::ZERO));
-            Invocation { plugin: Some(meta), outcome, elapsed }
-        }
+        Self::call_on(slot, self.active(slot), f)
+    }
+
+    /// Calls `plugin` (a version of `slot` chosen by the caller, e.g. the one that took a charge) on a blocking
+    /// thread; `None` answers like an empty slot.
+    pub async fn call_on<T, F>(slot: Slot, plugin: Option<Arc<LoadedPlugin>>, f: F) -> Invocation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LoadedPlugin) -> Result<T, PluginError> + Send + 'static,
+    {
+        let Some(plugin) = plugin else {
+            return Invocation { plugin: None, outcome: Err(PluginError::NotLoaded(slot)), elapsed: Duration::ZERO };
+        };
+        let meta = Arc::clone(&plugin.meta);
+        let joined = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let outcome = f(&plugin);
+            (outcome, started.elapsed())
+        })
+        .await;
+        let (outcome, elapsed) =
+            joined.unwrap_or_else(|e| (Err(PluginError::Trap(format!("host task failed: {e}"))), Duration::ZERO));
+        Invocation { plugin: Some(meta), outcome, elapsed }
     }
 }
 

@@ -15,12 +15,14 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (1, "orders payments events", include_str!("../../../migrations/postgres/0001_orders_payments_events.sql")),
     (2, "plugin versions", include_str!("../../../migrations/postgres/0002_plugin_versions.sql")),
     (3, "seed columns and run owner", include_str!("../../../migrations/postgres/0003_seed_columns_and_run_owner.sql")),
+    (4, "plugin store", include_str!("../../../migrations/postgres/0004_plugin_store.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
     (1, "orders payments events", include_str!("../../../migrations/sqlite/0001_orders_payments_events.sql")),
     (2, "plugin versions", include_str!("../../../migrations/sqlite/0002_plugin_versions.sql")),
     (3, "seed columns and run owner", include_str!("../../../migrations/sqlite/0003_seed_columns_and_run_owner.sql")),
+    (4, "plugin store", include_str!("../../../migrations/sqlite/0004_plugin_store.sql")),
 ]);
 
 impl MigrationSource<'static> for Embedded {

@@ -1,4 +1,4 @@
-//! Orders, payments, events and plugin versions in SQL: one [`Store`] trait, two sqlx adapters ([`postgres`],
+//! Orders, payments, events and the shared plugin store ([`plugins`]) in SQL: one [`Store`] trait, two sqlx adapters ([`postgres`],
 //! [`sqlite`]) chosen by the `DATABASE_URL` scheme, migrations embedded in the binary.
 //!
 //! Idempotency lives here: orders are keyed by order id (inserting twice keeps the first), payments by payment id
@@ -6,6 +6,7 @@
 //! stale activity attempt can never move an order backwards, and events are only ever appended.
 
 mod migrations;
+pub mod plugins;
 pub mod postgres;
 mod reads;
 mod rows;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use self::plugins::{NewComponent, PluginStore, ProcessRefusal, ProcessRow, ReleaseAction, ReleaseRow};
 use crate::domain::{Address, Item, OrderState, PaymentState};
 
 /// Why a store operation failed.
@@ -99,6 +101,8 @@ pub struct PaymentRow {
     pub status: PaymentState,
     pub transaction_id: Option<String>,
     pub refund_id: Option<String>,
+    /// The payment plugin version that took the charge: its refund runs on that same version.
+    pub plugin_digest: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -169,7 +173,7 @@ pub struct OrderFilter {
 
 /// The persistence port. Implemented by [`postgres::PgStore`] and [`sqlite::SqliteStore`].
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Checks the database answers.
@@ -187,13 +191,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many orders are in each state.
     async fn count_by_state(&self) -> Result<Vec<(OrderState, u64)>, StoreError>;
 
-    /// Records a pending payment unless one with that id exists; returns the row as it now stands. A payment id
-    /// already used by another order is a conflict.
+    /// Records a pending payment bound to the payment plugin version `plugin_digest` unless one with that id exists
+    /// (a pending one recorded without a version is bound now); returns the row as it now stands. Its version is the
+    /// one every charge attempt and its refund run on. A payment id already used by another order is a conflict.
     async fn begin_payment(
         &self,
         payment_id: &str,
         order_id: &str,
         amount_cents: u64,
+        plugin_digest: Option<&str>,
     ) -> Result<PaymentRow, StoreError>;
     /// Marks a pending payment charged (and applies the order's transition) in one transaction. A payment already
     /// charged keeps its first transaction id; the row as it now stands is returned.

@@ -7,6 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::StoreError;
 use super::migrations::{Embedded, POSTGRES};
+use super::plugins::{impl_plugin_store, release_columns};
 use super::sql::{impl_sql_store, order_columns, payment_columns};
 
 /// Orders, payments and events in PostgreSQL.
@@ -32,6 +33,44 @@ impl PgStore {
             .await?;
         Ok(PgStore { pool })
     }
+
+    /// A transaction that changes a slot's releases, serialized with every other one for the slot (a transaction-level
+    /// advisory lock), so a rollback and a publish never both read the same "current" release.
+    async fn begin_plugin_tx(&self, slot: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("{}:{slot}", super::plugins::CHANNEL))
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// `LISTEN`s on the plugin channel on a connection of its own; a signal per announcement, and one after a lost
+    /// connection comes back (announcements made meanwhile were missed). Ends when the receiver is dropped.
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+        use tokio::sync::mpsc::error::TrySendError;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(super::plugins::CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            loop {
+                let heard = tokio::select! {
+                    heard = listener.try_recv() => heard,
+                    () = tx.closed() => return,
+                };
+                if let Err(e) = heard {
+                    tracing::warn!(error = %e, "plugin announcements: connection trouble; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                // `Full`: a signal is already waiting, which covers this one too.
+                if let Err(TrySendError::Closed(())) = tx.try_send(()) {
+                    return;
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);
+impl_plugin_store!(PgStore, sqlx::Postgres, notify = true);

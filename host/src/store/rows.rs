@@ -76,6 +76,7 @@ macro_rules! impl_sql_rows {
                     .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("payment status {status:?}")))?,
                 transaction_id: r.try_get("transaction_id")?,
                 refund_id: r.try_get("refund_id")?,
+                plugin_digest: r.try_get("plugin_digest")?,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
             })

@@ -143,17 +143,30 @@ macro_rules! impl_sql_store {
                 payment_id: &str,
                 order_id: &str,
                 amount_cents: u64,
+                plugin_digest: Option<&str>,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
                 sqlx::query(
-                    "INSERT INTO payments (payment_id, order_id, amount_cents, status, created_at, updated_at)
-                     VALUES ($1, $2, $3, 'pending', $4, $4)
+                    "INSERT INTO payments (payment_id, order_id, amount_cents, status, plugin_digest, created_at,
+                                           updated_at)
+                     VALUES ($1, $2, $3, 'pending', $5, $4, $4)
                      ON CONFLICT (payment_id) DO NOTHING",
                 )
                 .bind(payment_id)
                 .bind(order_id)
                 .bind(cents(amount_cents)?)
                 .bind(now)
+                .bind(plugin_digest)
+                .execute(&self.pool)
+                .await?;
+                // A pending payment recorded before versions were: bound to this attempt's version from now on.
+                sqlx::query(
+                    "UPDATE payments SET plugin_digest = $3
+                     WHERE payment_id = $1 AND order_id = $2 AND status = 'pending' AND plugin_digest IS NULL",
+                )
+                .bind(payment_id)
+                .bind(order_id)
+                .bind(plugin_digest)
                 .execute(&self.pool)
                 .await?;
                 let row = self.get_payment(payment_id).await?.ok_or_else(|| {
@@ -382,7 +395,7 @@ macro_rules! order_columns {
 
 macro_rules! payment_columns {
     () => {
-        "payment_id, order_id, amount_cents, status, transaction_id, refund_id, created_at, updated_at"
+        "payment_id, order_id, amount_cents, status, transaction_id, refund_id, plugin_digest, created_at, updated_at"
     };
 }
 

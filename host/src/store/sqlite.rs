@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::StoreError;
 use super::migrations::{Embedded, SQLITE};
+use super::plugins::{impl_plugin_store, release_columns};
 use super::sql::{impl_sql_store, order_columns, payment_columns};
 
 /// Orders, payments and events in a SQLite file.
@@ -41,6 +42,19 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore { pool })
     }
+
+    /// A transaction that changes a slot's releases: `BEGIN IMMEDIATE` takes the write lock before it reads, so it
+    /// never reads a release another writer is about to supersede (nor fails at its first write under WAL).
+    async fn begin_plugin_tx(&self, _slot: &str) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// SQLite has no notifications: readers poll.
+    #[allow(clippy::unused_async)]
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+        Ok(None)
+    }
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
+impl_plugin_store!(SqliteStore, sqlx::Sqlite, notify = false);

@@ -1,0 +1,262 @@
+//! Many processes, one rollout: an `order-host api` and two `order-host worker` processes (the real binary) on one
+//! PostgreSQL database and the real dev server, the workers with empty plugins directories. A publish through the API
+//! reaches both workers while orders run; a killed worker comes back on the published version; a rollback from the
+//! command line reaches both; a refund after the switch runs on the version that charged; each worker's metrics show
+//! the plugin calls it made.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use order_host::domain::{OrderState, PaymentState};
+use order_host::plugins::Slot;
+use order_host::workflows::OrderWorkflow;
+use order_host::workflows::messages::to_raw;
+use order_host_tests::db::TestDb;
+use order_host_tests::orders::{self, OrderHandle, order_id, sample_input};
+use order_host_tests::{paths, temporal, wait};
+use serde_json::Value;
+use temporalio_client::WorkflowStartOptions;
+use tokio::process::{Child, Command};
+
+const WITHIN: Duration = Duration::from_mins(1);
+const ADMIN: &str = "fleet-admin-token";
+
+/// One `order-host` process of the fleet and how to start it again.
+struct Process {
+    role: &'static str,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Process {
+    fn start(role: &'static str, env: Vec<(String, String)>, log: PathBuf) -> Process {
+        let child = spawn(role, &env, &log);
+        Process { role, env, log, child }
+    }
+
+    async fn kill_and_restart(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        std::fs::remove_file(&self.log).unwrap();
+        self.child = spawn(self.role, &self.env, &self.log);
+    }
+
+    /// The URL the process logged for `message` (its listener, on a port of its own choosing).
+    async fn url(&self, message: &str) -> String {
+        wait::until(WITHIN, &format!("{} to log {message:?}", self.role), || async {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["fields"]["message"] == message)
+                .and_then(|l| l["fields"]["url"].as_str().map(str::to_owned))
+        })
+        .await
+    }
+}
+
+fn spawn(role: &str, env: &[(String, String)], log: &Path) -> Child {
+    Command::new(paths::order_host_binary())
+        .arg(role)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting order-host")
+}
+
+/// The three processes: an API holding the defaults (the first start of the empty store publishes them) and two
+/// workers whose plugins directories stay empty (they run what the store names). Packing never succeeds on the
+/// workers, so charged orders wait in `shipping` until they are cancelled (and refunded) on purpose.
+struct Fleet {
+    api: Process,
+    workers: [Process; 2],
+    orders_queue: String,
+    base: String,
+}
+
+async fn start_fleet(db: &TestDb, dir: &Path) -> Fleet {
+    let suffix = order_id("fleet");
+    let (orders_queue, shipping_queue) = (format!("orders-{suffix}"), format!("shipping-{suffix}"));
+    let env = |name: &str, extra: &[(&str, &str)]| {
+        let home = dir.join(name);
+        std::fs::create_dir_all(home.join("plugins")).unwrap();
+        let env: Vec<(String, String)> = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("TEMPORAL_ADDRESS", temporal::server().address.as_str()),
+            ("ORDERS_TASK_QUEUE", &orders_queue),
+            ("SHIPPING_TASK_QUEUE", &shipping_queue),
+            ("PLUGINS_DIR", home.join("plugins").to_str().unwrap()),
+            ("DATA_DIR", home.join("data").to_str().unwrap()),
+            ("PLUGIN_REPORT_INTERVAL", "300ms"),
+            ("PLUGIN_PROCESS_TTL", "3s"),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        (home, env)
+    };
+    let (api_home, api_env) = env("api", &[("HTTP_ADDR", "127.0.0.1:0"), ("ADMIN_TOKEN", ADMIN)]);
+    for slot in Slot::ALL {
+        std::fs::copy(paths::component(slot.as_str()), api_home.join("plugins").join(slot.file_name())).unwrap();
+    }
+    let worker_extra = [("METRICS_ADDR", "127.0.0.1:0"), ("FAILURE_INJECT", "prepare_package:before:100000")];
+    let api = Process::start("api", api_env, dir.join("api.log"));
+    let (_, w1_env) = env("worker-1", &worker_extra);
+    let (_, w2_env) = env("worker-2", &worker_extra);
+    let workers = [
+        Process::start("worker", w1_env, dir.join("worker-1.log")),
+        Process::start("worker", w2_env, dir.join("worker-2.log")),
+    ];
+    let base = api.url("REST API listening").await;
+    Fleet { api, workers, orders_queue, base }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_rollout_reaches_every_process() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let Fleet { api, mut workers, orders_queue, base } = start_fleet(&db, dir.path()).await;
+    let http = reqwest::Client::new();
+    let payment_slot = || {
+        let (http, url) = (http.clone(), format!("{base}/plugins/payment"));
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let converged_on = |digest: String, processes: usize| async move {
+        wait::until(WITHIN, &format!("{processes} processes to run {digest}"), || async {
+            let slot = payment_slot().await;
+            let running = slot["processes"].as_array().unwrap().iter().filter(|p| p["digest"] == digest.as_str());
+            (slot["converged"] == true && running.count() == processes).then_some(slot)
+        })
+        .await
+    };
+    let (v1, v2) = (paths::digest_of("payment"), paths::digest_of("fixtures/payment-v2"));
+    converged_on(v1.clone(), 3).await;
+
+    let client = order_host::temporal::connect(&config()).await.unwrap();
+    let start = |id: String| {
+        let (client, queue) = (client.clone(), orders_queue.clone());
+        async move {
+            let options = WorkflowStartOptions::new(queue, id.clone()).build();
+            let handle: OrderHandle =
+                client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.unwrap();
+            orders::approve_signal(&handle).await;
+            orders::wait_for(&handle, OrderState::Shipping, WITHIN).await;
+            handle
+        }
+    };
+    let before = start(order_id("fleet-v1")).await;
+
+    // Publish v2 through the API while an order runs: both workers switch, and the next charge is v2's.
+    let upload = http
+        .put(format!("{base}/plugins/payment"))
+        .bearer_auth(ADMIN)
+        .body(std::fs::read(paths::component("fixtures/payment-v2")).unwrap())
+        .send();
+    let (during, uploaded) = tokio::join!(start(order_id("fleet-during")), upload);
+    assert_eq!(uploaded.unwrap().status(), 200);
+    converged_on(v2.clone(), 3).await;
+    let after = start(order_id("fleet-v2")).await;
+    let charged_with = |id: String| {
+        let store = std::sync::Arc::clone(&db.store);
+        async move { store.payments_for_order(&id).await.unwrap().remove(0).plugin_digest.unwrap() }
+    };
+    assert_eq!(charged_with(before.info().workflow_id.clone()).await, v1);
+    assert_eq!(charged_with(after.info().workflow_id.clone()).await, v2);
+
+    // A killed worker comes back on v2, from the store alone; its old report drops out.
+    let killed = format!(":{}:", workers[0].child.id().unwrap());
+    workers[0].kill_and_restart().await;
+    let restarted = format!(":{}:", workers[0].child.id().unwrap());
+    wait::until(WITHIN, "the restarted worker on v2 and the killed one gone", || async {
+        let slot = converged_on(v2.clone(), 3).await;
+        let ids: Vec<String> = slot["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["process_id"].as_str().unwrap().to_owned())
+            .collect();
+        (ids.iter().any(|id| id.contains(&restarted)) && !ids.iter().any(|id| id.contains(&killed))).then_some(())
+    })
+    .await;
+
+    // A refund after the switch runs on the version that took the charge.
+    orders::cancel_signal(&before, "refund on v1").await;
+    orders::wait_for(&before, OrderState::Cancelled, WITHIN).await;
+    let refund = refund_event(&db, &before.info().workflow_id).await;
+    assert_eq!(refund.plugin_digest.as_deref(), Some(v1.as_str()), "{refund:?}");
+    assert_eq!(refund.details.as_ref().unwrap()["charged_with"], v1.as_str());
+
+    // A rollback from the command line reaches both workers.
+    let rollback = std::process::Command::new(paths::order_host_binary())
+        .args(["plugins", "rollback", "--slot", "payment"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(rollback.status.success(), "{}", String::from_utf8_lossy(&rollback.stderr));
+    converged_on(v1.clone(), 3).await;
+    let status = std::process::Command::new(paths::order_host_binary())
+        .args(["plugins", "status"])
+        .env("DATABASE_URL", &db.url)
+        .env("PLUGIN_PROCESS_TTL", "3s")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success() && text.contains("3 process(es); converged"), "{text}");
+    assert!(text.contains("rollback"), "{text}");
+
+    // The order charged on v2 is refunded on v2 although v1 is active again.
+    orders::cancel_signal(&after, "refund on v2").await;
+    orders::wait_for(&after, OrderState::Cancelled, WITHIN).await;
+    assert_eq!(refund_event(&db, &after.info().workflow_id).await.plugin_digest.as_deref(), Some(v2.as_str()));
+    orders::cancel_signal(&during, "done").await;
+    let ended = orders::wait_for(&during, OrderState::Cancelled, WITHIN).await;
+    assert_eq!(ended.payment.status, PaymentState::Refunded);
+
+    // No charge failed across the switches, and each worker's metrics show the plugin calls it made itself.
+    for handle in [&before, &during, &after] {
+        assert_no_failed_charge(&db, &handle.info().workflow_id).await;
+    }
+    // All three refunds ran after the restart, each on one worker: the workers' own counts add up to exactly three.
+    let mut refunds = 0.0;
+    for worker in &workers {
+        let url = worker.url("metrics listening").await;
+        let text = http.get(url).send().await.unwrap().text().await.unwrap();
+        refunds +=
+            metric(&text, r#"order_host_activity_attempts_total{activity="refund_payment",outcome="completed"}"#);
+        assert!(text.contains(r#"order_host_plugin_calls_in_flight{slot="payment"}"#), "{text}");
+    }
+    assert!((refunds - 3.0).abs() < f64::EPSILON, "refunds counted by the workers: {refunds}");
+    drop(api);
+}
+
+async fn assert_no_failed_charge(db: &TestDb, id: &str) {
+    let events = db.store.events(id, 500).await.unwrap();
+    let failed: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.activity.as_deref() == Some("charge_payment") && e.outcome.as_deref() != Some("completed"))
+        .collect();
+    assert!(failed.is_empty(), "{id}: {failed:?}");
+}
+
+async fn refund_event(db: &TestDb, order_id: &str) -> order_host::store::EventRow {
+    let events = db.store.events(order_id, 500).await.unwrap();
+    events
+        .into_iter()
+        .find(|e| e.activity.as_deref() == Some("refund_payment") && e.outcome.as_deref() == Some("completed"))
+        .unwrap_or_else(|| panic!("no completed refund for {order_id}"))
+}
+
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+fn config() -> order_host::config::Config {
+    let args = ["order-host", "--temporal-address", &temporal::server().address, "worker"];
+    <order_host::cli::Cli as clap::Parser>::try_parse_from(args).unwrap().config
+}
