@@ -42,7 +42,7 @@ pub struct LoadArgs {
 pub type OrderRun = <OrderWorkflow as WorkflowImplementation>::Run;
 
 pub async fn connect(address: &str, namespace: &str) -> anyhow::Result<Client> {
-    let url = order_host::temporal::frontend_url(address)?;
+    let url = order_host::temporal::frontend_url(address, false)?;
     let connection = order_host::temporal::connect_patiently(ConnectionOptions::new(url).build()).await?;
     Ok(Client::new(connection, ClientOptions::new(namespace.to_owned()).build())?)
 }

@@ -40,13 +40,15 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/orders.db", global = true)]
     pub database_url: String,
 
-    /// The Temporal frontend.
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233", global = true)]
-    pub temporal_address: String,
+    /// The Temporal frontend: `host:port` or a URL (unset: the `temporal.toml` profile's, else 127.0.0.1:7233). TLS,
+    /// an API key and profiles come from the variables the `temporal` CLI reads (`TEMPORAL_API_KEY`, `TEMPORAL_TLS*`,
+    /// `TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`).
+    #[arg(long, env = "TEMPORAL_ADDRESS", global = true)]
+    pub temporal_address: Option<String>,
 
-    /// The Temporal namespace.
-    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default", global = true)]
-    pub temporal_namespace: String,
+    /// The Temporal namespace (unset: the profile's, else `default`).
+    #[arg(long, env = "TEMPORAL_NAMESPACE", global = true)]
+    pub temporal_namespace: Option<String>,
 
     /// Task queue of `OrderWorkflow` and its activities.
     #[arg(long, env = "ORDERS_TASK_QUEUE", default_value = "orders", global = true)]

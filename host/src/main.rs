@@ -95,7 +95,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn audit(cli: &Cli) -> anyhow::Result<ExitCode> {
     let store = order_host::store::open(&cli.config.database_url).await?;
     let client = order_host::temporal::connect(&cli.config).await?;
-    let report = order_host::audit::run(store.as_ref(), &client, &cli.config.temporal_namespace).await?;
+    let namespace = temporalio_client::NamespacedClient::namespace(&client);
+    let report = order_host::audit::run(store.as_ref(), &client, &namespace).await?;
     for (order_id, message) in &report.attention {
         println!("attention: order {order_id}: {message}");
     }
