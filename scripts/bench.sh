@@ -8,6 +8,8 @@
 #   --chaos trellis   run the host under the Trellis failure simulation and report the share shipped within 15 s
 #   --hostile         also upload every hostile fixture while orders run, then a valid v2 (report RSS)
 #   --memory N        also report the host's RSS idle and with N orders waiting for approval
+#   --converge        instead: three worker processes on a fresh PostgreSQL database follow 20 payment publishes while
+#                     orders run; prints converge_p99_ms=… (PostgreSQL at $BENCH_POSTGRES, default the local server)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,7 +18,7 @@ work=$(mktemp -d)
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-orders=500 concurrency=50 chaos=off hostile=no memory=0
+orders=500 concurrency=50 chaos=off hostile=no memory=0 converge=no
 while [ $# -gt 0 ]; do
   case $1 in
     --orders) orders=$2; shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --chaos) chaos=$2; shift 2 ;;
     --hostile) hostile=yes; shift ;;
     --memory) memory=$2; shift 2 ;;
+    --converge) converge=yes; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +36,15 @@ scripts/build-plugins.sh
 cargo build --release --locked -p order-host -p order-bench
 bin=$CARGO_TARGET_DIR/release
 start_temporal
+if [ "$converge" = yes ]; then
+  admin=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
+  db=order_bench_$RANDOM$RANDOM
+  psql "$admin" -qc "CREATE DATABASE $db"
+  trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  say "convergence: 3 workers on PostgreSQL database $db, 20 publishes while orders run"
+  "$bin/order-bench" converge --order-host "$bin/order-host" --database-url "${admin%/*}/$db" --dist plugins/dist
+  exit 0
+fi
 token=bench-$RANDOM$RANDOM
 # A private plugins directory: uploads publish there, never into plugins/dist.
 mkdir -p "$work/plugins"

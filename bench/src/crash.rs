@@ -40,14 +40,15 @@ pub struct CrashArgs {
     pub namespace: String,
 }
 
-struct Worker {
-    args: Vec<(String, String)>,
-    binary: PathBuf,
-    log: PathBuf,
+/// How to start an `order-host worker` process (again, after a kill).
+pub struct Worker {
+    pub args: Vec<(String, String)>,
+    pub binary: PathBuf,
+    pub log: PathBuf,
 }
 
 impl Worker {
-    fn spawn(&self) -> anyhow::Result<Child> {
+    pub fn spawn(&self) -> anyhow::Result<Child> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         Ok(Command::new(&self.binary)
             .arg("worker")
@@ -123,7 +124,7 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
 }
 
 /// Starts and approves every order, 20 at a time.
-async fn start_orders(client: Arc<temporalio_client::Client>, ids: Vec<String>, queue: String) {
+pub async fn start_orders(client: Arc<temporalio_client::Client>, ids: Vec<String>, queue: String) {
     futures::stream::iter(ids)
         .for_each_concurrent(20, |id| {
             let (client, queue) = (Arc::clone(&client), queue.clone());

@@ -7,9 +7,12 @@
 //!   checks that every order ended, that no order was charged twice and that none was both refunded and shipped.
 //! - `hostile`: uploads every hostile fixture while orders run, then a valid v2; no order may fail because of it.
 //! - `memory`: the host's resident memory idle and with many orders waiting for approval.
+//! - `converge`: worker processes on one database follow a series of plugin publishes while orders run; prints the
+//!   p99 time until every process runs the new version.
 //!
 //! `scripts/bench.sh` starts what these need; see BENCHMARKS.md.
 
+mod converge;
 mod crash;
 mod drive;
 mod floor;
@@ -32,6 +35,8 @@ enum Command {
     Hostile(hostile::HostileArgs),
     /// Resident memory idle and with orders waiting.
     Memory(memory::MemoryArgs),
+    /// Plugin publishes reaching every worker process while orders run.
+    Converge(converge::ConvergeArgs),
 }
 
 /// Parses `15s`, `500ms`, `2m`.
@@ -53,5 +58,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Crash(args) => crash::run(args).await,
         Command::Hostile(args) => hostile::run(args).await,
         Command::Memory(args) => memory::run(args).await,
+        Command::Converge(args) => converge::run(args).await,
     }
 }
