@@ -1,42 +1,90 @@
-//! Prometheus metrics, rendered in the text exposition format at `/metrics`: HTTP requests, activity attempts and
-//! failures, plugin call latency by slot and digest. Orders by state are read from the store at scrape time.
+//! Prometheus metrics, kept in a `prometheus` registry and rendered in the text exposition format at `/metrics`: HTTP
+//! requests, activity attempts and failures, activity and plugin call time, and gauges filled at scrape time (orders
+//! by state and needing attention from the store, plugin calls in flight from the runtime). The Temporal SDK's own
+//! worker metrics (prefixed [`TEMPORAL_PREFIX`]) are served beside them: the SDK exports them on a loopback port of its
+//! own ([`Metrics::temporal_exporter`]), which `/metrics` reads.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Upper bounds of the plugin-call latency buckets, in seconds: fine below a millisecond (a plugin call takes
-/// ~10–50 µs), then around the usual deadlines (`PLUGIN_DEADLINE`).
+use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+/// The prefix of the Temporal SDK's worker metrics (task latencies, slots, sticky cache, polls).
+pub const TEMPORAL_PREFIX: &str = "order_host_temporal_";
+
+/// Upper bounds of the latency buckets, in seconds: fine below a millisecond (a plugin call takes ~10–50 µs), then
+/// around the usual deadlines (`PLUGIN_DEADLINE`).
 const LATENCY_BUCKETS: [f64; 12] =
     [0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.01, 0.1, 0.25, 0.5, 1.0];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (bucket, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
+/// What `/metrics` reads from elsewhere at scrape time.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    /// Orders per state, from the store (`None`: the store did not answer; the gauges are left out).
+    pub orders_by_state: Option<Vec<(String, u64)>>,
+    /// Orders with an `attention` event, from the store.
+    pub needing_attention: Option<u64>,
+    /// Plugin calls running now, per slot.
+    pub in_flight: Vec<(String, u64)>,
 }
 
 /// The process's metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    http: Mutex<BTreeMap<(String, String, u16), u64>>,
-    attempts: Mutex<BTreeMap<(String, String), u64>>,
-    plugin_calls: Mutex<BTreeMap<(String, String), Histogram>>,
-    activity_time: Mutex<BTreeMap<String, Histogram>>,
+    registry: Registry,
+    http: IntCounterVec,
+    attempts: IntCounterVec,
+    failures: IntCounterVec,
+    activity_time: HistogramVec,
+    plugin_calls: HistogramVec,
+    temporal: OnceLock<SocketAddr>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid counter");
+            registry.register(Box::new(vec.clone())).expect("registered once");
+            vec
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let vec = HistogramVec::new(opts, labels).expect("a valid histogram");
+            registry.register(Box::new(vec.clone())).expect("registered once");
+            vec
+        };
+        Metrics {
+            http: counter(
+                "order_host_http_requests_total",
+                "HTTP requests by method, route and status.",
+                &["method", "route", "status"],
+            ),
+            attempts: counter(
+                "order_host_activity_attempts_total",
+                "Activity attempts by activity and outcome.",
+                &["activity", "outcome"],
+            ),
+            failures: counter(
+                "order_host_activity_failures_total",
+                "Failed activity attempts by activity.",
+                &["activity"],
+            ),
+            activity_time: histogram(
+                "order_host_activity_seconds",
+                "Time activity attempts ran in this process.",
+                &["activity"],
+            ),
+            plugin_calls: histogram(
+                "order_host_plugin_call_seconds",
+                "Plugin call latency (fresh instance + call).",
+                &["slot", "digest"],
+            ),
+            registry,
+            temporal: OnceLock::new(),
+        }
+    }
 }
 
 impl Metrics {
@@ -44,101 +92,76 @@ impl Metrics {
     /// A method outside the standard ones counts as `other`, so a client inventing methods cannot grow the label
     /// set without bound (routes are templates, statuses a small set).
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
-        let method = method_label(method);
-        *self.http.lock().expect("metrics lock").entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        self.http.with_label_values(&[method_label(method), route, &status.to_string()]).inc();
     }
 
     /// Counts one activity attempt by activity and outcome (`completed`, `retryable_error`, …).
     pub fn activity_attempt(&self, activity: &str, outcome: &str) {
-        *self.attempts.lock().expect("metrics lock").entry((activity.to_owned(), outcome.to_owned())).or_default() += 1;
+        self.attempts.with_label_values(&[activity, outcome]).inc();
+        if outcome != "completed" {
+            self.failures.with_label_values(&[activity]).inc();
+        }
     }
 
     /// Records one plugin call's duration.
     pub fn plugin_call(&self, slot: &str, digest: &str, elapsed: Duration) {
-        self.plugin_calls
-            .lock()
-            .expect("metrics lock")
-            .entry((slot.to_owned(), digest.to_owned()))
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        self.plugin_calls.with_label_values(&[slot, digest]).observe(elapsed.as_secs_f64());
     }
 
     /// Records how long one activity attempt ran in this process (failure simulation, plugin call, store, event).
     pub fn activity_time(&self, activity: &str, elapsed: Duration) {
-        self.activity_time
-            .lock()
-            .expect("metrics lock")
-            .entry(activity.to_owned())
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        self.activity_time.with_label_values(&[activity]).observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition text; `orders_by_state` comes from the store.
-    pub fn render(&self, orders_by_state: &[(String, u64)]) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# HELP order_host_http_requests_total HTTP requests by method, route and status.");
-        let _ = writeln!(out, "# TYPE order_host_http_requests_total counter");
-        for ((method, route, status), n) in self.http.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "order_host_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
+    /// Where the Temporal SDK exports this process's worker metrics (set once, when the workers start).
+    pub fn set_temporal_exporter(&self, addr: SocketAddr) {
+        let _ = self.temporal.set(addr);
+    }
+
+    /// The SDK's exporter, if this process runs workers.
+    pub fn temporal_exporter(&self) -> Option<SocketAddr> {
+        self.temporal.get().copied()
+    }
+
+    /// The exposition text: this process's counters and histograms, and the gauges of `scrape`.
+    pub fn render(&self, scrape: &Scrape) -> String {
+        let mut families = self.registry.gather();
+        families.extend(scrape_gauges(scrape).gather());
+        let mut out = Vec::new();
+        if let Err(e) = prometheus::TextEncoder::new().encode(&families, &mut out) {
+            tracing::error!(error = %e, "cannot encode metrics");
         }
-        let _ = writeln!(out, "# HELP order_host_orders Orders by lifecycle state.");
-        let _ = writeln!(out, "# TYPE order_host_orders gauge");
-        for (state, n) in orders_by_state {
-            let _ = writeln!(out, "order_host_orders{{state=\"{state}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP order_host_activity_attempts_total Activity attempts by activity and outcome.");
-        let _ = writeln!(out, "# TYPE order_host_activity_attempts_total counter");
-        let _ = writeln!(out, "# HELP order_host_activity_failures_total Failed activity attempts by activity.");
-        let _ = writeln!(out, "# TYPE order_host_activity_failures_total counter");
-        let attempts = self.attempts.lock().expect("metrics lock");
-        let mut failures: BTreeMap<&str, u64> = BTreeMap::new();
-        for ((activity, outcome), n) in attempts.iter() {
-            let _ = writeln!(
-                out,
-                "order_host_activity_attempts_total{{activity=\"{activity}\",outcome=\"{outcome}\"}} {n}"
-            );
-            if outcome != "completed" {
-                *failures.entry(activity).or_default() += n;
-            }
-        }
-        for (activity, n) in failures {
-            let _ = writeln!(out, "order_host_activity_failures_total{{activity=\"{activity}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP order_host_activity_seconds Time activity attempts ran in this process.");
-        let _ = writeln!(out, "# TYPE order_host_activity_seconds histogram");
-        for (activity, h) in self.activity_time.lock().expect("metrics lock").iter() {
-            write_histogram(&mut out, "order_host_activity_seconds", &format!("activity=\"{activity}\""), h);
-        }
-        let _ = writeln!(out, "# HELP order_host_plugin_call_seconds Plugin call latency (fresh instance + call).");
-        let _ = writeln!(out, "# TYPE order_host_plugin_call_seconds histogram");
-        for ((slot, digest), h) in self.plugin_calls.lock().expect("metrics lock").iter() {
-            let labels = format!("slot=\"{slot}\",digest=\"{digest}\"");
-            write_histogram(&mut out, "order_host_plugin_call_seconds", &labels, h);
-        }
-        out
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
-fn write_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
-    for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+/// The scrape-time gauges, in a registry of their own built for this scrape: a state that disappears from the store
+/// does not linger with its last value.
+fn scrape_gauges(scrape: &Scrape) -> Registry {
+    let registry = Registry::new();
+    let gauges = |name: &str, help: &str, label: &str, values: &[(String, u64)]| {
+        let vec = IntGaugeVec::new(Opts::new(name, help), &[label]).expect("a valid gauge");
+        for (value, n) in values {
+            vec.with_label_values(&[value.as_str()]).set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        registry.register(Box::new(vec)).expect("registered once");
+    };
+    if let Some(orders) = &scrape.orders_by_state {
+        gauges("order_host_orders", "Orders by lifecycle state.", "state", orders);
     }
-    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    gauges("order_host_plugin_calls_in_flight", "Plugin calls running now, per slot.", "slot", &scrape.in_flight);
+    if let Some(n) = scrape.needing_attention {
+        let gauge = IntGauge::new("order_host_orders_needing_attention", "Orders a person must look at.")
+            .expect("a valid gauge");
+        gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+        registry.register(Box::new(gauge)).expect("registered once");
+    }
+    registry
 }
 
 fn method_label(method: &str) -> &str {
     const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
     KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
-}
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 #[cfg(test)]
@@ -151,7 +174,7 @@ mod tests {
         for method in ["GET", "FOO", "BAR", "x".repeat(100).as_str()] {
             m.http_request(method, "/healthz", 200);
         }
-        let text = m.render(&[]);
+        let text = m.render(&Scrape::default());
         assert!(text.contains(r#"method="GET""#), "{text}");
         assert!(
             text.contains(r#"order_host_http_requests_total{method="other",route="/healthz",status="200"} 3"#),
@@ -161,25 +184,34 @@ mod tests {
     }
 
     #[test]
-    fn renders_counters_and_histograms() {
+    fn renders_counters_histograms_and_scrape_gauges() {
         let m = Metrics::default();
         m.http_request("GET", "/orders/{id}/status", 200);
         m.http_request("GET", "/orders/{id}/status", 200);
         m.activity_attempt("charge_payment", "completed");
         m.activity_attempt("charge_payment", "retryable_error");
         m.plugin_call("payment", "sha256:ab", Duration::from_micros(15));
-        let text = m.render(&[("shipped".into(), 3)]);
-        assert!(
-            text.contains(r#"order_host_http_requests_total{method="GET",route="/orders/{id}/status",status="200"} 2"#)
-        );
-        assert!(text.contains(r#"order_host_orders{state="shipped"} 3"#));
-        assert!(text.contains(r#"order_host_activity_failures_total{activity="charge_payment"} 1"#));
-        assert!(
-            text.contains(r#"order_host_plugin_call_seconds_bucket{slot="payment",digest="sha256:ab",le="0.00002"} 1"#)
-        );
-        assert!(
-            text.contains(r#"order_host_plugin_call_seconds_bucket{slot="payment",digest="sha256:ab",le="0.00001"} 0"#)
-        );
-        assert!(text.contains(r#"order_host_plugin_call_seconds_count{slot="payment",digest="sha256:ab"} 1"#));
+        let scrape = Scrape {
+            orders_by_state: Some(vec![("shipped".into(), 3)]),
+            needing_attention: Some(1),
+            in_flight: vec![("payment".into(), 0)],
+        };
+        let text = m.render(&scrape);
+        for line in [
+            r#"order_host_http_requests_total{method="GET",route="/orders/{id}/status",status="200"} 2"#,
+            r#"order_host_orders{state="shipped"} 3"#,
+            "order_host_orders_needing_attention 1",
+            r#"order_host_plugin_calls_in_flight{slot="payment"} 0"#,
+            r#"order_host_activity_failures_total{activity="charge_payment"} 1"#,
+            r#"order_host_plugin_call_seconds_bucket{digest="sha256:ab",slot="payment",le="0.00002"} 1"#,
+            r#"order_host_plugin_call_seconds_bucket{digest="sha256:ab",slot="payment",le="0.00001"} 0"#,
+            r#"order_host_plugin_call_seconds_count{digest="sha256:ab",slot="payment"} 1"#,
+            "# TYPE order_host_plugin_call_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
+        // A state gone from the store is gone from the gauges, not stuck at its last value.
+        let text = m.render(&Scrape { orders_by_state: Some(vec![]), ..Scrape::default() });
+        assert!(!text.contains(r#"order_host_orders{state="shipped"}"#), "{text}");
     }
 }

@@ -77,7 +77,7 @@ both_backends!(a_shipper_that_sleeps_past_its_deadline_costs_its_orders_not_the_
     }
 
     let text = api.get("/metrics").await.body.as_str().unwrap().to_owned();
-    let labels = format!("slot=\"shipping\",digest=\"{picky}\"");
+    let labels = format!("digest=\"{picky}\",slot=\"shipping\"");
     let calls = metric(&text, &format!("order_host_plugin_call_seconds_count{{{labels}}}"));
     let within = metric(&text, &format!("order_host_plugin_call_seconds_bucket{{{labels},le=\"1\"}}"));
     // Three slow orders, each dispatch retried to its attempt limit, plus the ordinary orders' calls.

@@ -11,6 +11,7 @@ use utoipa::OpenApi as _;
 
 use super::error::{ApiError, ErrorBody};
 use super::{ApiDoc, AppState};
+use crate::metrics::Scrape;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -65,34 +66,54 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    use std::fmt::Write as _;
-    let by_state = match state.store.count_by_state().await {
-        Ok(counts) => counts.into_iter().map(|(s, n)| (s.to_string(), n)).collect(),
+    let orders_by_state = match state.store.count_by_state().await {
+        Ok(counts) => Some(counts.into_iter().map(|(s, n)| (s.to_string(), n)).collect()),
         Err(e) => {
             tracing::warn!(error = %e, "cannot count orders for /metrics");
-            Vec::new()
+            None
         }
     };
-    let mut text = state.metrics.render(&by_state);
-    match state.store.count_needing_attention().await {
-        Ok(n) => {
-            let _ = writeln!(text, "# HELP order_host_orders_needing_attention Orders a person must look at.");
-            let _ = writeln!(text, "# TYPE order_host_orders_needing_attention gauge");
-            let _ = writeln!(text, "order_host_orders_needing_attention {n}");
+    let needing_attention = match state.store.count_needing_attention().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count orders needing attention for /metrics");
+            None
         }
-        Err(e) => tracing::warn!(error = %e, "cannot count orders needing attention for /metrics"),
-    }
+    };
     let runtime = state.registry.runtime();
-    let share = crate::plugins::slot_share(runtime.config().max_instances);
-    let _ = writeln!(
-        text,
-        "# HELP order_host_plugin_calls_in_flight Plugin calls running now, per slot (at most {share})."
-    );
-    let _ = writeln!(text, "# TYPE order_host_plugin_calls_in_flight gauge");
-    for slot in crate::plugins::Slot::ALL {
-        let _ = writeln!(text, "order_host_plugin_calls_in_flight{{slot=\"{slot}\"}} {}", runtime.in_flight(slot));
+    let in_flight = crate::plugins::Slot::ALL
+        .into_iter()
+        .map(|slot| (slot.to_string(), u64::from(runtime.in_flight(slot))))
+        .collect();
+    let mut text = state.metrics.render(&Scrape { orders_by_state, needing_attention, in_flight });
+    if let Some(addr) = state.metrics.temporal_exporter() {
+        match scrape_temporal(addr).await {
+            Ok(body) => text.push_str(&body),
+            Err(e) => tracing::warn!(error = %e, "cannot read Temporal's worker metrics for /metrics"),
+        }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Temporal's worker metrics, from the SDK's exporter on its loopback port (its registry is not reachable otherwise):
+/// one HTTP/1.0 request, bounded in time and size.
+async fn scrape_temporal(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
+        let mut response = Vec::new();
+        stream.take(16 << 20).read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(2), fetch)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the exporter did not answer within 2 s"))??;
+    let text = String::from_utf8_lossy(&response);
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.") && head.contains(" 200 ") => Ok(body.to_owned()),
+        _ => Err(std::io::Error::other(format!("unexpected answer: {}", text.lines().next().unwrap_or_default()))),
+    }
 }
 
 /// This API's OpenAPI document.

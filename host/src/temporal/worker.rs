@@ -2,13 +2,18 @@
 //! the shipping queue. `Worker::run` is not `Send`, so workers run joined on the calling task.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use temporalio_client::Client;
+use temporalio_common::telemetry::metrics::CoreMeter;
+use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::{ActivityDeps, OrderActivities, ShippingActivities};
+use crate::metrics::{Metrics, TEMPORAL_PREFIX};
 use crate::workflows::{OrderWorkflow, ShippingWorkflow};
 
 /// Which queues this process serves.
@@ -40,7 +45,7 @@ pub async fn run(
     if queues.contains(&Queue::Orders) {
         super::search::ensure_order_state(&client).await?;
     }
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
+    let runtime = Runtime::from_current_tokio(runtime_options(&deps.metrics)?)?;
     let mut workers = Vec::new();
     for queue in queues {
         let options = match queue {
@@ -79,4 +84,20 @@ pub async fn run(
         result?;
     }
     Ok(())
+}
+
+/// Temporal's worker metrics (task latencies, slots, sticky cache, polls) under [`TEMPORAL_PREFIX`]: the SDK exports
+/// them from its own registry on a loopback port, which `/metrics` reads and serves beside ours.
+fn runtime_options(metrics: &Metrics) -> anyhow::Result<RuntimeOptions> {
+    let exporter = start_prometheus_metric_exporter(
+        PrometheusExporterOptions::builder()
+            .socket_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .counters_total_suffix(true)
+            .use_seconds_for_durations(true)
+            .build(),
+    )?;
+    metrics.set_temporal_exporter(exporter.bound_addr);
+    let meter: Arc<dyn CoreMeter> = exporter.meter;
+    let telemetry = TelemetryOptions::builder().metrics(meter).metric_prefix(TEMPORAL_PREFIX.to_owned()).build();
+    RuntimeOptions::builder().telemetry_options(telemetry).build().map_err(anyhow::Error::msg)
 }
