@@ -177,11 +177,12 @@ impl Rollout {
         Ok(meta)
     }
 
-    /// Makes the slot's previous version active again, everywhere; this process before this returns.
-    pub async fn rollback(&self, slot: Slot) -> Result<ReleaseRow, RolloutError> {
+    /// Makes the slot's previous version active again, everywhere; this process before this returns. With `expect`
+    /// (a release id), only if that is still the slot's newest release.
+    pub async fn rollback(&self, slot: Slot, expect: Option<i64>) -> Result<ReleaseRow, RolloutError> {
         let release = self
             .store
-            .rollback_plugin(slot.as_str(), &self.me.process_id)
+            .rollback_plugin(slot.as_str(), &self.me.process_id, expect)
             .await?
             .ok_or(RolloutError::NoEarlierVersion(slot))?;
         tracing::info!(%slot, digest = %release.digest, release = release.id, "plugin version rolled back");

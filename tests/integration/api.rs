@@ -314,9 +314,15 @@ async fn plugin_administration() {
         slot["recorded"].as_array().unwrap().iter().any(|r| r["digest"] == paths::digest_of("fixtures/payment-v2"))
     );
 
-    let back = api.send("POST", "/plugins/payment/rollback", None, &auth).await;
+    let newest = slot["release"]["id"].as_i64().unwrap();
+    let expecting = format!("/plugins/payment/rollback?expect={newest}");
+    assert_error(&api.send("POST", "/plugins/payment/rollback?expect=x", None, &auth).await, 400, "invalid_query");
+    let back = api.send("POST", &expecting, None, &auth).await;
     assert_eq!(back.status, 200, "{back:?}");
     assert_eq!(back.body["digest"], paths::digest_of("payment"));
+    assert_eq!(active("payment").await, paths::digest_of("payment"));
+    // The same request again (its answer lost, say) does not undo the rollback.
+    assert_error(&api.send("POST", &expecting, None, &auth).await, 409, "conflict");
     assert_eq!(active("payment").await, paths::digest_of("payment"));
     assert_error(&api.send("POST", "/plugins/shipping/rollback", None, &auth).await, 409, "conflict");
 }

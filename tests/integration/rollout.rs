@@ -47,19 +47,24 @@ both_backends!(releases_are_history_and_rollback_walks_it, |db: TestDb| async mo
         version: "0.1.0",
         bytes: digest.as_bytes(),
     };
-    assert!(store.rollback_plugin("payment", "p").await.unwrap().is_none(), "nothing to roll back to");
+    assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "nothing to roll back to");
     let a = store.publish_plugin(&component("sha256:a"), "a.wasm", "p").await.unwrap().expect("a release");
-    assert!(store.rollback_plugin("payment", "p").await.unwrap().is_none(), "one version: nothing earlier");
+    assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "one version: nothing earlier");
     let b = store.publish_plugin(&component("sha256:b"), "upload", "p").await.unwrap().expect("b release");
     assert!(b.id > a.id, "release ids are generations");
     assert!(store.publish_plugin(&component("sha256:b"), "again", "p").await.unwrap().is_none(), "b is active");
 
-    let back = store.rollback_plugin("payment", "q").await.unwrap().expect("a rollback");
+    // A rollback that expects a release other than the newest changes nothing.
+    let stale = store.rollback_plugin("payment", "q", Some(a.id)).await.unwrap_err();
+    assert!(stale.to_string().contains(&format!("is {}, not {}", b.id, a.id)), "{stale}");
+    let back = store.rollback_plugin("payment", "q", Some(b.id)).await.unwrap().expect("a rollback");
     assert_eq!(
         (back.digest.as_str(), back.action, back.process_id.as_str()),
         ("sha256:a", ReleaseAction::Rollback, "q")
     );
-    let forth = store.rollback_plugin("payment", "q").await.unwrap().expect("rolling back a rollback");
+    // Retried with the same expectation (the answer was lost), it does not undo itself.
+    assert!(store.rollback_plugin("payment", "q", Some(b.id)).await.is_err(), "a retried rollback is refused");
+    let forth = store.rollback_plugin("payment", "q", None).await.unwrap().expect("rolling back a rollback");
     assert_eq!(forth.digest, "sha256:b");
 
     let active = store.active_plugins().await.unwrap();
@@ -115,7 +120,7 @@ both_backends!(a_publish_reaches_every_process_and_survives_restarts, |db: TestD
 
     // A one-shot publisher (the CLI) rolls back for everybody without running anything itself.
     let cli = Rollout::publisher(Arc::clone(&db.store), Arc::clone(process(&db, "cli", &[]).registry()));
-    let back = cli.rollback(Slot::Payment).await.unwrap();
+    let back = cli.rollback(Slot::Payment, None).await.unwrap();
     assert_eq!(back.digest, v1);
     assert!(running(&cli, Slot::Payment).is_none());
     runs(&b, Slot::Payment, &v1, "the rollback to reach the other process").await;
@@ -126,10 +131,10 @@ both_backends!(a_publish_reaches_every_process_and_survives_restarts, |db: TestD
     c.sync().await.unwrap();
     assert_eq!(running(&c, Slot::Payment).as_deref(), Some(v1.as_str()));
     assert!(running(&c, Slot::Validation).is_none(), "nothing published for validation");
-    c.rollback(Slot::Payment).await.unwrap();
+    c.rollback(Slot::Payment, None).await.unwrap();
     assert_eq!(running(&c, Slot::Payment).as_deref(), Some(v2.as_str()));
     runs(&b, Slot::Payment, &v2, "a rollback made elsewhere").await;
-    let err = c.rollback(Slot::Shipping).await.unwrap_err();
+    let err = c.rollback(Slot::Shipping, None).await.unwrap_err();
     assert!(matches!(err, RolloutError::NoEarlierVersion(Slot::Shipping)), "{err:?}");
 });
 
@@ -170,7 +175,7 @@ both_backends!(a_process_that_cannot_load_a_version_keeps_its_own_and_says_so, |
     assert_eq!(running(&a, Slot::Payment).as_deref(), Some(v1.as_str()));
 
     // Rolling back to what it can run clears the refusal.
-    a.rollback(Slot::Payment).await.unwrap();
+    a.rollback(Slot::Payment, None).await.unwrap();
     wait::until(WAIT, "the refusal to clear", || async {
         let fleet = a.fleet().await.unwrap();
         fleet.into_iter().find(|p| p.process_id == b.process_id()).filter(|p| p.refusals.is_empty()).map(drop)

@@ -36,6 +36,10 @@ pub enum PluginsCommand {
         /// The slot: validation, payment or shipping.
         #[arg(long)]
         slot: Slot,
+        /// Only if this release (its id in `plugins status`) is still the slot's newest: a retried rollback then
+        /// never undoes the one it retries.
+        #[arg(long)]
+        expect: Option<i64>,
     },
     /// Per slot: the published version, its history, and which process runs which digest; exit 1 if the processes
     /// have not all converged on the published versions.
@@ -108,9 +112,9 @@ pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut imp
                 }
             }
         }
-        PluginsCommand::Rollback { slot } => {
+        PluginsCommand::Rollback { slot, expect } => {
             let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
-            match Rollout::publisher(store, Registry::new(runtime)).rollback(*slot).await {
+            match Rollout::publisher(store, Registry::new(runtime)).rollback(*slot, *expect).await {
                 Ok(release) => {
                     writeln!(
                         out,
@@ -118,6 +122,10 @@ pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut imp
                         release.name, release.version, release.digest
                     )?;
                     Ok(ExitCode::SUCCESS)
+                }
+                Err(RolloutError::Store(crate::store::StoreError::Conflict(why))) => {
+                    writeln!(out, "refused: {why}")?;
+                    Ok(ExitCode::FAILURE)
                 }
                 Err(RolloutError::Store(e)) => Err(e.into()),
                 Err(e) => {

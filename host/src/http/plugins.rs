@@ -225,24 +225,35 @@ pub async fn upload(
     Ok(Json(PluginView::from(meta.as_ref())))
 }
 
+/// `?expect=<release id>`: roll back only if that is still the slot's newest release.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct RollbackQuery {
+    /// The release id the caller saw as newest (`release.id` of `GET /plugins/{slot}`); a retry then never undoes
+    /// the rollback it retries.
+    pub expect: Option<i64>,
+}
+
 /// Re-activates the slot's previous version, for every process.
 #[utoipa::path(post, path = "/plugins/{slot}/rollback", tag = "plugins",
-    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    params(("slot" = String, Path, description = "validation, payment or shipping"), RollbackQuery),
     security(("admin" = [])),
     responses(
         (status = 200, description = "The version now active", body = PluginView),
         (status = 401, description = "Missing or unknown token, or administration disabled", body = ErrorBody),
         (status = 403, description = "A token below the admin role", body = ErrorBody),
         (status = 404, description = "Unknown slot", body = ErrorBody),
-        (status = 409, description = "No earlier version", body = ErrorBody),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 409, description = "No earlier version, or the newest release is not the expected one", body = ErrorBody),
     ))]
 pub async fn rollback(
     _: AdminRole,
     State(state): State<AppState>,
     UrlPath(slot): UrlPath<String>,
+    query: Result<axum::extract::Query<RollbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PluginView>, ApiError> {
     let slot = parse_slot(&slot)?;
-    let release = state.rollout.rollback(slot).await.map_err(rollout_error)?;
+    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let release = state.rollout.rollback(slot, query.expect).await.map_err(rollout_error)?;
     Ok(Json(PluginView {
         slot: release.slot,
         name: release.name,
@@ -266,6 +277,7 @@ fn rollout_error(e: RolloutError) -> ApiError {
             ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
         }
         RolloutError::NoEarlierVersion(_) => ApiError::conflict(e.to_string()),
+        RolloutError::Store(crate::store::StoreError::Conflict(why)) => ApiError::conflict(why),
         RolloutError::Store(e) => e.into(),
         RolloutError::Corrupt { .. } => ApiError::internal("the plugin store is inconsistent", &e),
     }

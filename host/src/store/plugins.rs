@@ -95,8 +95,15 @@ pub trait PluginStore: Send + Sync {
         source: &str,
         process_id: &str,
     ) -> Result<Option<ReleaseRow>, StoreError>;
-    /// Makes the version active before the current one active again; `None` when there is no earlier version.
-    async fn rollback_plugin(&self, slot: &str, process_id: &str) -> Result<Option<ReleaseRow>, StoreError>;
+    /// Makes the version active before the current one active again; `None` when there is no earlier version. With
+    /// `expect`, only if the slot's newest release is that one (else a [`StoreError::Conflict`], nothing changed): a
+    /// retried rollback never undoes the rollback it retries, nor a publish made meanwhile.
+    async fn rollback_plugin(
+        &self,
+        slot: &str,
+        process_id: &str,
+        expect: Option<i64>,
+    ) -> Result<Option<ReleaseRow>, StoreError>;
     /// Each slot's newest release.
     async fn active_plugins(&self) -> Result<Vec<ReleaseRow>, StoreError>;
     /// A slot's releases, newest first.
@@ -164,9 +171,20 @@ macro_rules! impl_plugin_store {
                 &self,
                 slot: &str,
                 process_id: &str,
+                expect: Option<i64>,
             ) -> Result<Option<$crate::store::plugins::ReleaseRow>, $crate::store::StoreError> {
                 let mut tx = self.begin_plugin_tx(slot).await?;
-                let Some(current) = newest_release(&mut *tx, slot).await? else {
+                let current = newest_release(&mut *tx, slot).await?;
+                if let Some(expected) = expect
+                    && current.as_ref().map(|r| r.id) != Some(expected)
+                {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "the newest release of the {slot} slot is {}, not {expected}: it changed meanwhile (a retried \
+                         rollback, or another publish); nothing was rolled back",
+                        current.map_or_else(|| "none".to_owned(), |r| r.id.to_string())
+                    )));
+                }
+                let Some(current) = current else {
                     return Ok(None);
                 };
                 // The version that was active before the current one became active.
