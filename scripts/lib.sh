@@ -18,6 +18,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_temporal: sets TEMPORAL_ADDRESS to a fresh in-memory dev server unless one is given.
 start_temporal() {
   if [ -n "${TEMPORAL_ADDRESS:-}" ]; then return; fi
+  # shellcheck source=scripts/dev-profile.sh
+  . "$root/scripts/dev-profile.sh"
   local port
   port=$(free_port)
   "$root/scripts/temporal-dev.sh" --headless --ip 127.0.0.1 --port "$port" --log-level warn >"$work/temporal.log" 2>&1 &

@@ -19,7 +19,9 @@ export FAILURE_SIMULATION=${FAILURE_SIMULATION:-trellis}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/order-host-target}
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
-export TEMPORAL_ADDRESS=http://127.0.0.1:$TEMPORAL_PORT
+export TEMPORAL_ADDRESS=http://127.0.0.1:$TEMPORAL_PORT TEMPORAL_NAMESPACE=default
+# shellcheck source=scripts/dev-profile.sh
+. scripts/dev-profile.sh
 http_port=${HTTP_ADDR##*:}
 
 say() { printf '\033[1m[start]\033[0m %s\n' "$*" >&2; }

@@ -6,6 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/order-host-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# shellcheck source=scripts/dev-profile.sh
+. scripts/dev-profile.sh
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

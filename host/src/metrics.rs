@@ -11,7 +11,9 @@ use std::time::Duration;
 use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// The prefix of the Temporal SDK's worker metrics (task latencies, slots, sticky cache, polls).
-pub const TEMPORAL_PREFIX: &str = "order_host_temporal_";
+/// The SDK's own prefix: its default histogram buckets are keyed by names without it, so another one would leave the
+/// long latencies (workflow end-to-end, schedule-to-start) in the wrong buckets.
+pub const TEMPORAL_PREFIX: &str = "temporal_";
 
 /// Upper bounds of the latency buckets, in seconds: fine below a millisecond (a plugin call takes ~10–50 µs), then
 /// around the usual deadlines (`PLUGIN_DEADLINE`).

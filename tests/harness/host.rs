@@ -93,6 +93,8 @@ impl TestHost {
             &db.url,
             "--temporal-address",
             &temporal::server().address,
+            "--temporal-namespace",
+            "default",
             "--plugins-dir",
             plugins_dir.to_str().expect("utf-8 path"),
             "--data-dir",

@@ -399,7 +399,7 @@ async fn operations_endpoints() {
         l.starts_with(r#"order_host_plugin_call_seconds_count{digest="sha256:"#) && l.contains(r#"slot="validation""#)
     };
     assert!(text.lines().any(|l| validation_calls(&l)), "no validation call count in\n{text}");
-    assert!(text.lines().any(|l| l.starts_with("order_host_temporal_")), "no Temporal worker metrics in\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("temporal_")), "no Temporal worker metrics in\n{text}");
 
     let doc = api.get("/openapi.json").await.body;
     let documented: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();

@@ -84,8 +84,8 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
         r#"order_host_activity_attempts_total{activity="charge_payment",outcome="completed"}"#,
         r#"order_host_plugin_calls_in_flight{slot="payment"} 0"#,
         // Temporal's own worker metrics, beside ours.
-        "order_host_temporal_sticky_cache_size",
-        "order_host_temporal_worker_task_slots_available",
+        "temporal_sticky_cache_size",
+        "temporal_worker_task_slots_available",
     ] {
         assert!(text.lines().any(|l| l.starts_with(line)), "no {line} in\n{text}");
     }

@@ -53,8 +53,8 @@ fn resolve(
     config: &Config,
     env: Option<&HashMap<String, String>>,
 ) -> Result<(ConnectionOptions, String), ConnectError> {
-    let mut profile = load_client_config_profile(LoadClientConfigProfileOptions::default(), env)
-        .map_err(|e| ConnectError::Profile(e.to_string()))?;
+    let mut profile =
+        load_client_config_profile(LoadClientConfigProfileOptions::default(), env).map_err(profile_error)?;
     if let Some(address) = &config.temporal_address {
         profile.address = Some(address.clone());
     }
@@ -63,10 +63,10 @@ fn resolve(
     }
     let address = profile.address.get_or_insert_with(|| DEFAULT_ADDRESS.to_owned()).clone();
     let namespace = profile.namespace.clone().unwrap_or_else(|| "default".to_owned());
-    if address.starts_with("https://") && profile.tls.is_none() {
+    if address.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) && profile.tls.is_none() {
         profile.tls = Some(ClientConfigTLS::default());
     }
-    let mut options = ConnectionOptions::try_from(profile).map_err(|e| ConnectError::Profile(e.to_string()))?;
+    let mut options = ConnectionOptions::try_from(profile).map_err(profile_error)?;
     options.target = frontend_url(&address, options.tls_options.is_some())?;
     options.identity = format!("order-host@{}:{}", hostname(), std::process::id());
     options.connect_timeout = Some(Duration::from_secs(10));
@@ -94,6 +94,18 @@ pub async fn connect_patiently(options: ConnectionOptions) -> Result<Connection,
     }
 }
 
+/// A profile error as it may be logged: a file that does not parse is named, not quoted (the parser quotes the
+/// offending line, which may hold the API key).
+fn profile_error(e: temporalio_common::envconfig::ConfigError) -> ConnectError {
+    use temporalio_common::envconfig::ConfigError;
+    ConnectError::Profile(match e {
+        ConfigError::LoadError(_) => "the temporal.toml file (TEMPORAL_CONFIG_FILE, or the user's config directory) \
+                                      cannot be read or parsed; check it with `temporal config list`"
+            .to_owned(),
+        e => e.to_string(),
+    })
+}
+
 /// The frontend's URL from `TEMPORAL_ADDRESS`: `host:port`, as the `temporal` CLI and the other SDKs take it, or a
 /// URL; `https` when `tls`. Without a scheme, `localhost:7233` would parse as a URL whose scheme is `localhost`.
 pub fn frontend_url(address: &str, tls: bool) -> Result<Url, ConnectError> {
@@ -106,6 +118,9 @@ pub fn frontend_url(address: &str, tls: bool) -> Result<Url, ConnectError> {
     };
     if url.scheme() == "http" && tls {
         return Err(invalid("an http:// address with TLS on: write host:port or https://host:port".to_owned()));
+    }
+    if url.scheme() == "https" && !tls {
+        return Err(invalid("an https:// address with TLS off (TEMPORAL_TLS=false): write host:port".to_owned()));
     }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) || url.port().is_none() {
         return Err(invalid(
@@ -149,14 +164,24 @@ mod tests {
             ("host:port", false),
             ("temporal", false),
             ("http://ns.tmprl.cloud:7233", true),
+            ("https://ns.tmprl.cloud:7233", false),
         ] {
             assert!(matches!(frontend_url(bad, tls), Err(ConnectError::Address(..))), "{bad:?}");
         }
     }
 
+    /// A configuration from `flags` alone: clap would also read `TEMPORAL_ADDRESS`/`TEMPORAL_NAMESPACE` from the
+    /// real environment (a developer reusing a server sets them), which these tests inject instead.
     fn config(flags: &[&str]) -> Config {
         let args = ["order-host"].iter().chain(flags).chain(&["worker"]).copied();
-        <crate::cli::Cli as clap::Parser>::try_parse_from(args).unwrap().config
+        let mut config = <crate::cli::Cli as clap::Parser>::try_parse_from(args).unwrap().config;
+        if !flags.contains(&"--temporal-address") {
+            config.temporal_address = None;
+        }
+        if !flags.contains(&"--temporal-namespace") {
+            config.temporal_namespace = None;
+        }
+        config
     }
 
     fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
