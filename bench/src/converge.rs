@@ -51,7 +51,7 @@ pub async fn run(args: ConvergeArgs) -> anyhow::Result<()> {
     let publisher = Rollout::publisher(Arc::clone(&store), Registry::new(runtime));
     let read = |name: &str| std::fs::read(args.dist.join(name));
     for slot in Slot::ALL {
-        publisher.publish(slot, read(&slot.file_name())?, "bench").await?;
+        publisher.publish(slot, read(&slot.file_name())?, "bench", None).await?;
     }
     let versions = [read("fixtures/payment-v2.wasm")?, read("payment.wasm")?];
 
@@ -89,7 +89,7 @@ pub async fn run(args: ConvergeArgs) -> anyhow::Result<()> {
         let bytes = versions[i % 2].clone();
         let digest = Digest::of(&bytes).to_string();
         let started = Instant::now();
-        publisher.publish(Slot::Payment, bytes, "bench").await?;
+        publisher.publish(Slot::Payment, bytes, "bench", None).await?;
         let committed = started.elapsed();
         let converged =
             started.elapsed() + wait_converged(&store, since, args.processes, &digest, Duration::from_secs(30)).await?;

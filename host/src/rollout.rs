@@ -58,6 +58,15 @@ pub enum RolloutError {
     /// The slot has no earlier version.
     #[error("the {0} slot has no earlier version to roll back to")]
     NoEarlierVersion(Slot),
+    /// `promote` with no live canary.
+    #[error("the {0} slot has no canary to promote")]
+    NoCanary(Slot),
+    /// A canary share outside 1–99 %.
+    #[error("a canary takes 1 to 99 percent of new orders, not {0}")]
+    CanaryPercent(u8),
+    /// The order is pinned to a canary this process cannot run now (retried).
+    #[error("the order is pinned to the {slot} canary {digest}, which is not loaded here")]
+    CanaryUnavailable { slot: Slot, digest: String },
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -89,6 +98,22 @@ struct NotRunning {
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_mins(1);
 
+/// A slot's live canary in this process.
+#[derive(Debug, Clone)]
+struct LiveCanary {
+    release_id: i64,
+    percent: u8,
+    digest: String,
+    plugin: Option<Arc<LoadedPlugin>>,
+}
+
+/// The bucket (0–99) of an order for canaries: from its id alone, so every process and every retry agrees.
+pub fn canary_bucket(order_id: &str) -> u8 {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(order_id.as_bytes());
+    u8::try_from(u16::from_be_bytes([hash[0], hash[1]]) % 100).expect("below 100")
+}
+
 /// What this process does not run of the store's releases, per slot.
 type Refused = BTreeMap<Slot, NotRunning>;
 
@@ -102,6 +127,9 @@ pub struct Rollout {
     /// Whether this process runs what it publishes (false for one-shot commands such as `plugins publish`, which
     /// publish for the others and exit).
     runs_plugins: bool,
+    /// Each slot's live canary as this process holds it: release id, share of new orders, the version (`None` when it
+    /// could not be loaded here).
+    canaries: std::sync::RwLock<BTreeMap<Slot, LiveCanary>>,
     /// Held for a whole sync, so two never load the same release at once; the map is what was refused.
     syncing: Mutex<Refused>,
 }
@@ -117,7 +145,15 @@ impl Rollout {
             role: role.to_owned(),
             started_at: Utc::now(),
         };
-        Arc::new(Rollout { store, registry, me, timing, runs_plugins: true, syncing: Mutex::new(Refused::new()) })
+        Arc::new(Rollout {
+            store,
+            registry,
+            me,
+            timing,
+            runs_plugins: true,
+            canaries: std::sync::RwLock::default(),
+            syncing: Mutex::new(Refused::new()),
+        })
     }
 
     /// A rollout for a one-shot command: it checks and publishes (or rolls back) for the other processes, but runs
@@ -139,8 +175,18 @@ impl Rollout {
     }
 
     /// Checks `bytes` as a version of `slot` and publishes it: every process switches to it, this one before this
-    /// returns. A component identical to the active version publishes nothing and is not an error.
-    pub async fn publish(&self, slot: Slot, bytes: Vec<u8>, source: &str) -> Result<Arc<PluginMeta>, RolloutError> {
+    /// returns. A component identical to the active version publishes nothing and is not an error. With `canary`
+    /// (1–99), it goes to that share of new orders only ([`canary_bucket`]) until [`Rollout::promote`] or a rollback.
+    pub async fn publish(
+        &self,
+        slot: Slot,
+        bytes: Vec<u8>,
+        source: &str,
+        canary: Option<u8>,
+    ) -> Result<Arc<PluginMeta>, RolloutError> {
+        if let Some(percent) = canary.filter(|p| !(1..=99).contains(p)) {
+            return Err(RolloutError::CanaryPercent(percent));
+        }
         let plugin = self.prepare(slot, bytes, source).await?;
         let meta = plugin.meta();
         let component = NewComponent {
@@ -150,7 +196,7 @@ impl Rollout {
             version: &meta.version,
             bytes: plugin.bytes(),
         };
-        let release = self.store.publish_plugin(&component, source, &self.me.process_id).await?;
+        let release = self.store.publish_plugin(&component, source, &self.me.process_id, canary).await?;
         if let Some(release) = &release {
             tracing::info!(%slot, digest = %release.digest, name = %meta.name, version = %meta.version, %source,
                 release = release.id, "plugin version published");
@@ -159,7 +205,7 @@ impl Rollout {
         if !self.runs_plugins {
             return Ok(meta);
         }
-        {
+        if canary.is_none() {
             // The store now names this version (or, if another publish came in between, the sync below corrects it):
             // it runs here at once, without loading it a second time from the store.
             let mut refused = self.syncing.lock().await;
@@ -175,6 +221,47 @@ impl Rollout {
             tracing::warn!(error = %e, "cannot report this process's plugin versions");
         }
         Ok(meta)
+    }
+
+    /// Makes the slot's live canary its stable version, everywhere.
+    pub async fn promote(&self, slot: Slot) -> Result<ReleaseRow, RolloutError> {
+        let release =
+            self.store.promote_plugin(slot.as_str(), &self.me.process_id).await?.ok_or(RolloutError::NoCanary(slot))?;
+        tracing::info!(%slot, digest = %release.digest, release = release.id, "plugin canary promoted");
+        if self.runs_plugins
+            && let Err(e) = self.sync().await
+        {
+            tracing::warn!(%slot, error = %e, "promoted, but cannot read the plugin store back now; catching up later");
+        }
+        Ok(release)
+    }
+
+    /// Pins a new order to each live canary whose share its bucket falls in (`receive_order` calls this; the first pin
+    /// stays, so a retry on a process that sees the canaries differently changes nothing it decided).
+    pub async fn pin_new_order(&self, order_id: &str) -> Result<(), StoreError> {
+        let bucket = canary_bucket(order_id);
+        let canaries: Vec<(Slot, LiveCanary)> =
+            self.canaries.read().expect("canaries lock").iter().map(|(s, c)| (*s, c.clone())).collect();
+        for (slot, canary) in canaries.into_iter().filter(|(_, c)| bucket < c.percent) {
+            self.store.pin_order_plugin(order_id, slot.as_str(), canary.release_id, &canary.digest).await?;
+        }
+        Ok(())
+    }
+
+    /// The version of `slot` an order runs on: the live canary if the order is pinned to it, else the stable one. While
+    /// no canary is live (most of the time) this reads nothing from the store.
+    pub async fn plugin_for(&self, order_id: &str, slot: Slot) -> Result<Option<Arc<LoadedPlugin>>, RolloutError> {
+        let canary = self.canaries.read().expect("canaries lock").get(&slot).cloned();
+        let Some(canary) = canary else {
+            return Ok(self.registry.active(slot));
+        };
+        match self.store.order_plugin_pin(order_id, slot.as_str()).await? {
+            Some((release_id, _)) if release_id == canary.release_id => match canary.plugin {
+                Some(plugin) => Ok(Some(plugin)),
+                None => Err(RolloutError::CanaryUnavailable { slot, digest: canary.digest }),
+            },
+            _ => Ok(self.registry.active(slot)),
+        }
     }
 
     /// Makes the slot's previous version active again, everywhere; this process before this returns. With `expect`
@@ -220,7 +307,8 @@ impl Rollout {
             match self.load_release(slot, &release).await {
                 Ok(plugin) => {
                     let activation = match release.action {
-                        ReleaseAction::Publish => Activation::Loaded,
+                        // (active_plugins names no canary: a canary becomes stable through a publish)
+                        ReleaseAction::Publish | ReleaseAction::Canary => Activation::Loaded,
                         ReleaseAction::Rollback => Activation::Rollback,
                     };
                     self.registry.activate_version(plugin, activation);
@@ -241,12 +329,42 @@ impl Rollout {
                 }
             }
         }
+        changed |= self.follow_canaries().await?;
         let report = changed.then(|| self.process_row(&refused));
         drop(refused);
         if let Some(row) = report {
             self.store.report_process(&row).await?;
         }
         Ok(())
+    }
+
+    /// Holds each slot's live canary (loading it once per release); forgets ended ones. Whether anything changed.
+    async fn follow_canaries(&self) -> Result<bool, StoreError> {
+        let live = self.store.live_canaries().await?;
+        let held = self.canaries.read().expect("canaries lock").clone();
+        let mut next = BTreeMap::new();
+        for release in live {
+            let Ok(slot) = release.slot.parse::<Slot>() else { continue };
+            if let Some(canary) = held.get(&slot).filter(|c| c.release_id == release.id && c.plugin.is_some()) {
+                next.insert(slot, canary.clone());
+                continue;
+            }
+            let plugin = match self.load_release(slot, &release).await {
+                Ok(plugin) => Some(plugin),
+                Err(RolloutError::Store(e)) => return Err(e),
+                Err(e) => {
+                    tracing::error!(%slot, digest = %release.digest, error = %e,
+                        "cannot run the canary here; its orders retry until it can");
+                    None
+                }
+            };
+            let percent = release.canary_percent.unwrap_or(0);
+            next.insert(slot, LiveCanary { release_id: release.id, percent, digest: release.digest, plugin });
+        }
+        let changed = next.keys().ne(held.keys())
+            || next.iter().any(|(s, c)| held.get(s).is_none_or(|h| h.release_id != c.release_id));
+        *self.canaries.write().expect("canaries lock") = next;
+        Ok(changed)
     }
 
     /// Publishes `<slot>.wasm` from `dir` for each slot the store has no release of yet: the first start of an empty
@@ -289,12 +407,9 @@ impl Rollout {
         {
             return Ok(());
         }
-        match self.publish(slot, bytes, &path.display().to_string()).await {
-            Ok(_)
-            | Err(RolloutError::Refused(_) | RolloutError::Corrupt { .. } | RolloutError::NoEarlierVersion(_)) => {
-                Ok(())
-            }
+        match self.publish(slot, bytes, &path.display().to_string(), None).await {
             Err(RolloutError::Store(e)) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -420,10 +535,16 @@ impl Rollout {
     }
 
     fn process_row(&self, refused: &Refused) -> ProcessRow {
-        let digests = Slot::ALL
+        let mut digests: BTreeMap<String, String> = Slot::ALL
             .into_iter()
             .filter_map(|slot| self.registry.active(slot).map(|p| (slot.to_string(), p.meta().digest.to_string())))
             .collect();
+        // A live canary this process runs, as `<slot>.canary`.
+        for (slot, canary) in self.canaries.read().expect("canaries lock").iter() {
+            if canary.plugin.is_some() {
+                digests.insert(format!("{slot}.canary"), canary.digest.clone());
+            }
+        }
         let refusals = refused
             .iter()
             .map(|(slot, n)| {

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod api;
+mod canary;
 mod fleet;
 mod languages;
 mod lifecycle;

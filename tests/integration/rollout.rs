@@ -48,11 +48,11 @@ both_backends!(releases_are_history_and_rollback_walks_it, |db: TestDb| async mo
         bytes: digest.as_bytes(),
     };
     assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "nothing to roll back to");
-    let a = store.publish_plugin(&component("sha256:a"), "a.wasm", "p").await.unwrap().expect("a release");
+    let a = store.publish_plugin(&component("sha256:a"), "a.wasm", "p", None).await.unwrap().expect("a release");
     assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "one version: nothing earlier");
-    let b = store.publish_plugin(&component("sha256:b"), "upload", "p").await.unwrap().expect("b release");
+    let b = store.publish_plugin(&component("sha256:b"), "upload", "p", None).await.unwrap().expect("b release");
     assert!(b.id > a.id, "release ids are generations");
-    assert!(store.publish_plugin(&component("sha256:b"), "again", "p").await.unwrap().is_none(), "b is active");
+    assert!(store.publish_plugin(&component("sha256:b"), "again", "p", None).await.unwrap().is_none(), "b is active");
 
     // A rollback that expects a release other than the newest changes nothing.
     let stale = store.rollback_plugin("payment", "q", Some(a.id)).await.unwrap_err();
@@ -112,10 +112,10 @@ both_backends!(a_publish_reaches_every_process_and_survives_restarts, |db: TestD
     let b = process(&db, "worker", &[]);
     let _b_following = b.spawn(None).unwrap();
 
-    a.publish(Slot::Payment, bytes("payment"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("payment"), "upload", None).await.unwrap();
     assert_eq!(running(&a, Slot::Payment).as_deref(), Some(v1.as_str()), "the publisher runs it before returning");
     runs(&b, Slot::Payment, &v1, "the other process to run v1").await;
-    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload", None).await.unwrap();
     runs(&b, Slot::Payment, &v2, "the other process to run v2").await;
 
     // A one-shot publisher (the CLI) rolls back for everybody without running anything itself.
@@ -140,9 +140,9 @@ both_backends!(a_publish_reaches_every_process_and_survives_restarts, |db: TestD
 
 both_backends!(a_refused_component_is_not_published, |db: TestDb| async move {
     let a = process(&db, "api", &[]);
-    a.publish(Slot::Payment, bytes("payment"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("payment"), "upload", None).await.unwrap();
     for bad in ["fixtures/wrong-world", "validation", "fixtures/infinite-loop"] {
-        let err = a.publish(Slot::Payment, bytes(bad), bad).await.unwrap_err();
+        let err = a.publish(Slot::Payment, bytes(bad), bad, None).await.unwrap_err();
         assert!(matches!(err, RolloutError::Refused(_)), "{bad}: {err:?}");
     }
     let releases = db.store.plugin_releases("payment", 10).await.unwrap();
@@ -161,9 +161,9 @@ both_backends!(a_process_that_cannot_load_a_version_keeps_its_own_and_says_so, |
     let b = process(&db, "worker", &["--plugin-max-bytes", &limit]);
     let _b_following = b.spawn(None).unwrap();
 
-    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload", None).await.unwrap();
     runs(&b, Slot::Payment, &v2, "v2 on the strict process").await;
-    a.publish(Slot::Payment, bytes("payment"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("payment"), "upload", None).await.unwrap();
     let refusal = wait::until(WAIT, "the strict process to report its refusal", || async {
         let fleet = a.fleet().await.unwrap();
         fleet.into_iter().find(|p| p.process_id == b.process_id()).and_then(|p| p.refusals.get("payment").cloned())
@@ -192,7 +192,7 @@ both_backends!(the_plugins_directory_publishes_on_first_start_and_when_a_file_is
     let a = process(&db, "worker", &[]);
     a.publish_dir(dir.path()).await.unwrap();
     assert_eq!(running(&a, Slot::Payment).as_deref(), Some(v1.as_str()));
-    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload").await.unwrap();
+    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload", None).await.unwrap();
 
     // A restart with the old file still there keeps the upload.
     let b = process(&db, "worker", &[]);
@@ -208,4 +208,87 @@ both_backends!(the_plugins_directory_publishes_on_first_start_and_when_a_file_is
     runs(&a, Slot::Payment, &v1, "the dropped-in file to reach the other process").await;
     let newest = db.store.plugin_releases("payment", 1).await.unwrap().remove(0);
     assert_eq!((newest.digest.as_str(), newest.process_id.as_str()), (v1.as_str(), b.process_id()));
+});
+
+both_backends!(a_canary_leaves_the_stable_version_until_promoted_or_rolled_back, |db: TestDb| async move {
+    let store = &db.store;
+    let component = |digest: &'static str| NewComponent {
+        slot: "payment",
+        digest,
+        name: "payment",
+        version: "0.1.0",
+        bytes: digest.as_bytes(),
+    };
+    store.publish_plugin(&component("sha256:a"), "a", "p", None).await.unwrap();
+    let canary = store.publish_plugin(&component("sha256:b"), "b", "p", Some(25)).await.unwrap().unwrap();
+    assert_eq!((canary.action, canary.canary_percent), (ReleaseAction::Canary, Some(25)));
+    let stable = |rows: Vec<order_host::store::ReleaseRow>| rows.into_iter().map(|r| r.digest).collect::<Vec<_>>();
+    assert_eq!(stable(store.active_plugins().await.unwrap()), ["sha256:a"], "the stable version stays");
+    assert_eq!(stable(store.live_canaries().await.unwrap()), ["sha256:b"]);
+
+    let promoted = store.promote_plugin("payment", "p").await.unwrap().expect("a promotion");
+    assert_eq!((promoted.digest.as_str(), promoted.action), ("sha256:b", ReleaseAction::Publish));
+    assert_eq!(stable(store.active_plugins().await.unwrap()), ["sha256:b"]);
+    assert!(store.live_canaries().await.unwrap().is_empty());
+    assert!(store.promote_plugin("payment", "p").await.unwrap().is_none(), "nothing left to promote");
+
+    // A canary rolled back ends; the stable version (b) is released again, whatever the canary's digest.
+    store.publish_plugin(&component("sha256:a"), "a again", "p", Some(50)).await.unwrap().unwrap();
+    let ended = store.rollback_plugin("payment", "p", None).await.unwrap().expect("the canary ends");
+    assert_eq!((ended.digest.as_str(), ended.action), ("sha256:b", ReleaseAction::Rollback));
+    assert!(store.live_canaries().await.unwrap().is_empty());
+
+    // Pins: the first one stays.
+    store.pin_order_plugin("o-1", "payment", 7, "sha256:x").await.unwrap();
+    store.pin_order_plugin("o-1", "payment", 9, "sha256:y").await.unwrap();
+    assert_eq!(store.order_plugin_pin("o-1", "payment").await.unwrap(), Some((7, "sha256:x".to_owned())));
+    assert_eq!(store.order_plugin_pin("o-1", "shipping").await.unwrap(), None);
+});
+
+both_backends!(a_canary_takes_its_share_of_new_orders_for_their_whole_life, |db: TestDb| async move {
+    let (v1, v2) = (paths::digest_of("payment"), paths::digest_of("fixtures/payment-v2"));
+    let a = process(&db, "worker", &[]);
+    a.publish(Slot::Payment, bytes("payment"), "upload", None).await.unwrap();
+    let refused = a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload", Some(100)).await.unwrap_err();
+    assert!(matches!(refused, RolloutError::CanaryPercent(100)), "{refused:?}");
+    let ids: Vec<String> = (0..40).map(|i| format!("canary-order-{i}")).collect();
+    let (inside, outside): (Vec<&String>, Vec<&String>) =
+        ids.iter().partition(|id| order_host::rollout::canary_bucket(id) < 30);
+    assert!(!inside.is_empty() && !outside.is_empty(), "the ids span both sides of 30 %");
+    let before = "canary-order-before";
+    a.pin_new_order(before).await.unwrap();
+
+    a.publish(Slot::Payment, bytes("fixtures/payment-v2"), "upload", Some(30)).await.unwrap();
+    assert_eq!(running(&a, Slot::Payment).as_deref(), Some(v1.as_str()), "stable stays v1");
+    for id in &ids {
+        a.pin_new_order(id).await.unwrap();
+    }
+    let runs_on = |id: &str| {
+        let a = Arc::clone(&a);
+        let id = id.to_owned();
+        async move { a.plugin_for(&id, Slot::Payment).await.unwrap().unwrap().meta().digest.to_string() }
+    };
+    for id in &inside {
+        assert_eq!(runs_on(id).await, v2, "{id} is in the canary's share");
+    }
+    for id in &outside {
+        assert_eq!(runs_on(id).await, v1, "{id} is not");
+    }
+    assert_eq!(runs_on(before).await, v1, "an order received before the canary keeps the stable version");
+
+    // Another process agrees (the pins are in the store), and a retried pin changes nothing.
+    let b = process(&db, "worker", &[]);
+    b.sync().await.unwrap();
+    b.pin_new_order(outside[0]).await.unwrap();
+    assert_eq!(b.plugin_for(inside[0], Slot::Payment).await.unwrap().unwrap().meta().digest.to_string(), v2);
+    assert_eq!(b.plugin_for(outside[0], Slot::Payment).await.unwrap().unwrap().meta().digest.to_string(), v1);
+
+    // Promoted: every order runs v2. Rolled back: the canary is over, every order runs the stable version.
+    a.promote(Slot::Payment).await.unwrap();
+    assert_eq!(runs_on(outside[0]).await, v2);
+    a.publish(Slot::Payment, bytes("payment"), "upload", Some(30)).await.unwrap();
+    a.rollback(Slot::Payment, None).await.unwrap();
+    assert_eq!(runs_on(inside[0]).await, v2, "the canary ended; v2 is stable");
+    let err = a.promote(Slot::Payment).await.unwrap_err();
+    assert!(matches!(err, RolloutError::NoCanary(Slot::Payment)), "{err:?}");
 });

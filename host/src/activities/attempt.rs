@@ -97,6 +97,19 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl ActivityDeps {
+    /// The version of `slot` this order runs on ([`crate::rollout::Rollout::plugin_for`]): a live canary it is
+    /// pinned to, else the stable one.
+    pub(crate) async fn plugin_for(
+        &self,
+        order_id: &str,
+        slot: crate::plugins::Slot,
+    ) -> Result<Option<std::sync::Arc<crate::plugins::LoadedPlugin>>, AttemptError> {
+        self.rollout.plugin_for(order_id, slot).await.map_err(|e| match e {
+            crate::rollout::RolloutError::Store(e) => AttemptError::Store(e),
+            e => AttemptError::VersionUnavailable(e.to_string()),
+        })
+    }
+
     /// Starts an attempt of `activity` for `order_id`: applies failure simulation, which may fail or hang it.
     pub(crate) async fn attempt(
         &self,

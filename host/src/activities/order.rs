@@ -72,6 +72,8 @@ impl OrderActivities {
                     StoreError::Conflict(why) => AttemptError::Refused(why),
                     e => AttemptError::Store(e),
                 })?;
+            // A live canary takes its share of new orders now, for the order's whole life.
+            self.deps.rollout.pin_new_order(&input.order_id).await?;
             Ok(Received { settings: self.deps.defaults.settle(&input.options), created, attempt: number })
         }
         .await;
@@ -88,7 +90,11 @@ impl OrderActivities {
         let mut attempt = self.deps.attempt(&ctx, Activity::ValidateOrder, &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, 0, number);
-        let call = self.deps.registry.call(Slot::Validation, move |p| p.validate(&order)).await;
+        let plugin = match self.deps.plugin_for(&input.order.order_id, Slot::Validation).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let call = Registry::call_on(Slot::Validation, plugin, move |p| p.validate(&order)).await;
         attempt.ran(&call);
         let result = async {
             let valid = call.outcome?;
@@ -139,7 +145,10 @@ impl OrderActivities {
         };
         // The payment is bound to the version active at its first attempt: retries (whatever is published meanwhile)
         // and its refund run on that same version, which knows what it did.
-        let active = self.deps.registry.active(Slot::Payment);
+        let active = match self.deps.plugin_for(&input.order_id, Slot::Payment).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
         let digest = active.as_ref().map(|p| p.meta().digest.as_str());
         let payment = match store.begin_payment(&input.payment_id, &input.order_id, input.amount_cents, digest).await {
             Ok(payment) => payment,
@@ -259,7 +268,11 @@ impl OrderActivities {
         };
         // On the version that took the charge, whatever is active now: it knows its own transactions.
         let charged_with = payment.plugin_digest.clone();
-        let plugin = match self.payment_version(&payment, self.deps.registry.active(Slot::Payment)).await {
+        let current = match self.deps.plugin_for(&input.order_id, Slot::Payment).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let plugin = match self.payment_version(&payment, current).await {
             Ok(plugin) => plugin,
             Err(e) => return attempt.finish(Err(e), None).await,
         };

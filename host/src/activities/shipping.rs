@@ -11,7 +11,7 @@ use super::ActivityDeps;
 use super::payloads::{DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, ShipInput, Shipped};
 use crate::domain::{Activity, OrderState};
 use crate::plugins::convert;
-use crate::plugins::{Slot, wit};
+use crate::plugins::{Registry, Slot, wit};
 use crate::store::Transition;
 
 /// Activities of `ShippingWorkflow`.
@@ -38,7 +38,11 @@ impl ShippingActivities {
         let mut attempt = self.deps.attempt(&ctx, Activity::PreparePackage, &input.order.order_id).await?;
         let number = attempt.number;
         let order = convert::order(&input.order, input.shipment, number);
-        let call = self.deps.registry.call(Slot::Shipping, move |p| p.prepare_package(&order)).await;
+        let plugin = match self.deps.plugin_for(&input.order.order_id, Slot::Shipping).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let call = Registry::call_on(Slot::Shipping, plugin, move |p| p.prepare_package(&order)).await;
         attempt.ran(&call);
         let result = call.outcome.map_err(Into::into).map(|p| Packed {
             package: PackageInfo {
@@ -70,7 +74,11 @@ impl ShippingActivities {
             box_: convert::box_size_back(&input.package.box_size),
             units: input.package.units,
         };
-        let call = self.deps.registry.call(Slot::Shipping, move |p| p.dispatch_carrier(&order, &package)).await;
+        let plugin = match self.deps.plugin_for(&input.order.order_id, Slot::Shipping).await {
+            Ok(plugin) => plugin,
+            Err(e) => return attempt.finish(Err(e), None).await,
+        };
+        let call = Registry::call_on(Slot::Shipping, plugin, move |p| p.dispatch_carrier(&order, &package)).await;
         attempt.ran(&call);
         let result = call.outcome.map_err(Into::into).map(|d| Dispatched {
             carrier: d.carrier,

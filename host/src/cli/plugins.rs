@@ -28,8 +28,18 @@ pub enum PluginsCommand {
         /// The slot: validation, payment or shipping.
         #[arg(long)]
         slot: Slot,
+        /// Publish as a canary: this share (1–99 %) of new orders gets it, chosen from the order id and fixed for
+        /// the order's life; `promote` makes it stable, `rollback` ends it.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+        canary: Option<u8>,
         /// The component file.
         file: PathBuf,
+    },
+    /// Makes the slot's live canary its stable version, for every process.
+    Promote {
+        /// The slot: validation, payment or shipping.
+        #[arg(long)]
+        slot: Slot,
     },
     /// Makes the slot's previous version active again, for every process.
     Rollback {
@@ -76,7 +86,13 @@ pub const WIT_FILES: [(&str, &str); 2] =
 impl PluginsCommand {
     /// Whether the command works on the shared store (and so needs the database and an async runtime).
     pub fn uses_store(&self) -> bool {
-        matches!(self, PluginsCommand::Publish { .. } | PluginsCommand::Rollback { .. } | PluginsCommand::Status)
+        matches!(
+            self,
+            PluginsCommand::Publish { .. }
+                | PluginsCommand::Promote { .. }
+                | PluginsCommand::Rollback { .. }
+                | PluginsCommand::Status
+        )
     }
 }
 
@@ -84,7 +100,7 @@ impl PluginsCommand {
 pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let store = crate::store::open(&config.database_url).await?;
     match command {
-        PluginsCommand::Publish { slot, file } => {
+        PluginsCommand::Publish { slot, canary, file } => {
             let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
             let limit = runtime.config().max_component_bytes;
             let bytes = match read_component(file, limit) {
@@ -99,15 +115,38 @@ pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut imp
                 }
             };
             let rollout = Rollout::publisher(store, Registry::new(runtime));
-            match rollout.publish(*slot, bytes, &file.display().to_string()).await {
+            match rollout.publish(*slot, bytes, &file.display().to_string(), *canary).await {
                 Ok(meta) => {
-                    writeln!(out, "published: {} {} {} for the {slot} slot", meta.name, meta.version, meta.digest)?;
+                    let share = canary.map_or_else(String::new, |p| format!(" as a canary for {p} % of new orders"));
+                    writeln!(
+                        out,
+                        "published: {} {} {} for the {slot} slot{share}",
+                        meta.name, meta.version, meta.digest
+                    )?;
                     writeln!(out, "every process switches to it; see `order-host plugins status`")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(RolloutError::Store(e)) => Err(e.into()),
                 Err(e) => {
                     writeln!(out, "refused: {} for the {slot} slot: {e}", file.display())?;
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        PluginsCommand::Promote { slot } => {
+            let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
+            match Rollout::publisher(store, Registry::new(runtime)).promote(*slot).await {
+                Ok(release) => {
+                    writeln!(
+                        out,
+                        "promoted: the {slot} slot runs {} {} {} for every order",
+                        release.name, release.version, release.digest
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(RolloutError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    writeln!(out, "refused: {e}")?;
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -191,7 +230,10 @@ async fn status(
 pub fn run(config: &Config, command: &PluginsCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let runtime = || PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg);
     match command {
-        PluginsCommand::Publish { .. } | PluginsCommand::Rollback { .. } | PluginsCommand::Status => {
+        PluginsCommand::Publish { .. }
+        | PluginsCommand::Promote { .. }
+        | PluginsCommand::Rollback { .. }
+        | PluginsCommand::Status => {
             anyhow::bail!("this plugins command needs the database: run it through run_shared")
         }
         PluginsCommand::Check { slot, file } => check(&runtime()?, *slot, file, out),

@@ -93,7 +93,7 @@ impl AppState {
     info(title = "order-host", description = "Orders on Temporal, business logic in WebAssembly plugins"),
     paths(
         orders::start, orders::approve, orders::cancel, orders::update_address, orders::status, listing::list,
-        listing::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, ops::healthz, ops::readyz,
+        listing::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, plugins::promote, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,
     ),
     modifiers(&BearerRoles),
@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins", get(plugins::list))
         .route("/plugins/{slot}", get(plugins::get).put(plugins::upload))
         .route("/plugins/{slot}/rollback", post(plugins::rollback))
+        .route("/plugins/{slot}/promote", post(plugins::promote))
         .merge(ops_routes())
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)

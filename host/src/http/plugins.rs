@@ -12,7 +12,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::read_body;
 use crate::plugins::{LoadError, PluginError, PluginMeta, Slot, SlotStatus};
 use crate::rollout::RolloutError;
-use crate::store::{PluginVersionRow, ProcessRefusal, ProcessRow, ReleaseRow};
+use crate::store::{PluginVersionRow, ProcessRefusal, ProcessRow, ReleaseAction, ReleaseRow};
 
 /// A plugin version as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,8 +83,10 @@ pub struct SlotView {
     pub slot: String,
     /// The WIT world a component must implement for this slot.
     pub world: String,
-    /// The version every process should run: the slot's newest release in the shared store.
+    /// The version every process should run: the slot's newest release in the shared store that is not a canary.
     pub release: Option<ReleaseRow>,
+    /// A live canary: the version a share of new orders runs (`canary_percent`).
+    pub canary: Option<ReleaseRow>,
     /// Whether at least one process reports and every one runs `release`.
     pub converged: bool,
     /// The processes that reported within `PLUGIN_PROCESS_TTL`.
@@ -108,7 +110,8 @@ pub struct PluginList {
 async fn slot_view(state: &AppState, status: SlotStatus, fleet: &[ProcessRow]) -> Result<SlotView, ApiError> {
     let recorded = state.store.plugin_versions(Some(status.slot.as_str()), 20).await?;
     let releases = state.store.plugin_releases(status.slot.as_str(), 20).await?;
-    let release = releases.first().cloned();
+    let release = releases.iter().find(|r| r.action != ReleaseAction::Canary).cloned();
+    let canary = releases.first().filter(|r| r.action == ReleaseAction::Canary).cloned();
     let processes: Vec<ProcessView> = fleet
         .iter()
         .map(|p| ProcessView {
@@ -127,6 +130,7 @@ async fn slot_view(state: &AppState, status: SlotStatus, fleet: &[ProcessRow]) -
         slot: status.slot.to_string(),
         world: status.slot.world().to_owned(),
         release,
+        canary,
         converged,
         processes,
         releases,
@@ -194,10 +198,18 @@ pub async fn get(
     Ok(Json(slot_view(&state, state.registry.status(slot), &fleet).await?))
 }
 
+/// `?canary=<percent>`: publish as a canary for that share of new orders.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct UploadQuery {
+    /// 1–99: the share of new orders that get this version (chosen from the order id, fixed for the order's life);
+    /// the stable version stays until `POST /plugins/{slot}/promote` or a rollback.
+    pub canary: Option<u8>,
+}
+
 /// Uploads a component for the slot: checked exactly like `order-host plugins check`, then published to the shared
 /// store, which every process follows; this one runs it before answering.
 #[utoipa::path(put, path = "/plugins/{slot}", tag = "plugins",
-    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    params(("slot" = String, Path, description = "validation, payment or shipping"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component bytes"),
     security(("admin" = [])),
     responses(
@@ -214,13 +226,15 @@ pub async fn upload(
     _: AdminRole,
     State(state): State<AppState>,
     UrlPath(slot): UrlPath<String>,
+    query: Result<axum::extract::Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> Result<Json<PluginView>, ApiError> {
     // The admin role is checked before a byte of the body is read: a caller without it costs no memory.
     let slot = parse_slot(&slot)?;
+    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = state.registry.runtime().config().max_component_bytes;
     let bytes = read_body(body, limit).await?;
-    let meta = state.rollout.publish(slot, bytes.to_vec(), "upload").await.map_err(rollout_error)?;
+    let meta = state.rollout.publish(slot, bytes.to_vec(), "upload", query.canary).await.map_err(rollout_error)?;
     tracing::info!(%slot, digest = %meta.digest, name = %meta.name, version = %meta.version, "plugin uploaded and published");
     Ok(Json(PluginView::from(meta.as_ref())))
 }
@@ -254,7 +268,32 @@ pub async fn rollback(
     let slot = parse_slot(&slot)?;
     let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let release = state.rollout.rollback(slot, query.expect).await.map_err(rollout_error)?;
-    Ok(Json(PluginView {
+    Ok(Json(release_view(release)))
+}
+
+/// Makes the slot's live canary its stable version, for every process.
+#[utoipa::path(post, path = "/plugins/{slot}/promote", tag = "plugins",
+    params(("slot" = String, Path, description = "validation, payment or shipping")),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The version now stable", body = PluginView),
+        (status = 401, description = "Missing or unknown token, or administration disabled", body = ErrorBody),
+        (status = 403, description = "A token below the admin role", body = ErrorBody),
+        (status = 404, description = "Unknown slot", body = ErrorBody),
+        (status = 409, description = "No live canary", body = ErrorBody),
+    ))]
+pub async fn promote(
+    _: AdminRole,
+    State(state): State<AppState>,
+    UrlPath(slot): UrlPath<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    let slot = parse_slot(&slot)?;
+    let release = state.rollout.promote(slot).await.map_err(rollout_error)?;
+    Ok(Json(release_view(release)))
+}
+
+fn release_view(release: ReleaseRow) -> PluginView {
+    PluginView {
         slot: release.slot,
         name: release.name,
         version: release.version,
@@ -262,7 +301,7 @@ pub async fn rollback(
         size_bytes: usize::try_from(release.size_bytes).unwrap_or(usize::MAX),
         source: release.source,
         loaded_at: humantime::format_rfc3339_millis(release.created_at.into()).to_string(),
-    }))
+    }
 }
 
 fn rollout_error(e: RolloutError) -> ApiError {
@@ -276,7 +315,9 @@ fn rollout_error(e: RolloutError) -> ApiError {
             };
             ApiError::new(status.try_into().expect("valid status"), e.code(), e.to_string())
         }
-        RolloutError::NoEarlierVersion(_) => ApiError::conflict(e.to_string()),
+        RolloutError::NoEarlierVersion(_) | RolloutError::NoCanary(_) => ApiError::conflict(e.to_string()),
+        RolloutError::CanaryPercent(_) => ApiError::bad_request("invalid_query", e.to_string()),
+        RolloutError::CanaryUnavailable { .. } => ApiError::internal("the canary is not loaded here", &e),
         RolloutError::Store(crate::store::StoreError::Conflict(why)) => ApiError::conflict(why),
         RolloutError::Store(e) => e.into(),
         RolloutError::Corrupt { .. } => ApiError::internal("the plugin store is inconsistent", &e),

@@ -16,6 +16,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (2, "plugin versions", include_str!("../../../migrations/postgres/0002_plugin_versions.sql")),
     (3, "seed columns and run owner", include_str!("../../../migrations/postgres/0003_seed_columns_and_run_owner.sql")),
     (4, "plugin store", include_str!("../../../migrations/postgres/0004_plugin_store.sql")),
+    (5, "plugin canary", include_str!("../../../migrations/postgres/0005_plugin_canary.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -23,6 +24,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (2, "plugin versions", include_str!("../../../migrations/sqlite/0002_plugin_versions.sql")),
     (3, "seed columns and run owner", include_str!("../../../migrations/sqlite/0003_seed_columns_and_run_owner.sql")),
     (4, "plugin store", include_str!("../../../migrations/sqlite/0004_plugin_store.sql")),
+    (5, "plugin canary", include_str!("../../../migrations/sqlite/0005_plugin_canary.sql")),
 ]);
 
 impl MigrationSource<'static> for Embedded {

@@ -32,6 +32,8 @@ pub struct NewComponent<'a> {
 pub enum ReleaseAction {
     Publish,
     Rollback,
+    /// A version for a share of new orders; the slot's stable version is unchanged.
+    Canary,
 }
 
 impl ReleaseAction {
@@ -39,6 +41,7 @@ impl ReleaseAction {
         match self {
             ReleaseAction::Publish => "publish",
             ReleaseAction::Rollback => "rollback",
+            ReleaseAction::Canary => "canary",
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct ReleaseRow {
     pub version: String,
     pub size_bytes: u64,
     pub action: ReleaseAction,
+    /// For a canary: the share of new orders (1–99 %) that get it.
+    pub canary_percent: Option<u8>,
     /// Where it came from: `upload`, `publish`, a file path.
     pub source: String,
     /// The process that made the release.
@@ -87,15 +92,32 @@ pub struct ProcessRow {
 /// The plugin half of the persistence port.
 #[async_trait::async_trait]
 pub trait PluginStore: Send + Sync {
-    /// Stores the component (once per digest) and makes it the slot's active version, unless it already is. Returns
-    /// the release, or `None` when it was active already.
+    /// Stores the component (once per digest) and makes it the slot's active version, unless it already is; with
+    /// `canary`, makes it a canary for that share of new orders instead (the stable version stays). Returns the
+    /// release, or `None` when nothing changed.
     async fn publish_plugin(
         &self,
         component: &NewComponent<'_>,
         source: &str,
         process_id: &str,
+        canary: Option<u8>,
     ) -> Result<Option<ReleaseRow>, StoreError>;
-    /// Makes the version active before the current one active again; `None` when there is no earlier version. With
+    /// Makes the slot's live canary its stable version; `None` when there is no live canary.
+    async fn promote_plugin(&self, slot: &str, process_id: &str) -> Result<Option<ReleaseRow>, StoreError>;
+    /// Each slot's live canary: its newest release, when that is a canary.
+    async fn live_canaries(&self) -> Result<Vec<ReleaseRow>, StoreError>;
+    /// Pins an order to a canary release for a slot, unless it is pinned already (the first pin stays).
+    async fn pin_order_plugin(
+        &self,
+        order_id: &str,
+        slot: &str,
+        release_id: i64,
+        digest: &str,
+    ) -> Result<(), StoreError>;
+    /// The canary release (id, digest) an order is pinned to for a slot.
+    async fn order_plugin_pin(&self, order_id: &str, slot: &str) -> Result<Option<(i64, String)>, StoreError>;
+    /// Makes the version active before the current one active again (ending a live canary: the stable version stays);
+    /// `None` when there is no earlier version. With
     /// `expect`, only if the slot's newest release is that one (else a [`StoreError::Conflict`], nothing changed): a
     /// retried rollback never undoes the rollback it retries, nor a publish made meanwhile.
     async fn rollback_plugin(
@@ -104,7 +126,7 @@ pub trait PluginStore: Send + Sync {
         process_id: &str,
         expect: Option<i64>,
     ) -> Result<Option<ReleaseRow>, StoreError>;
-    /// Each slot's newest release.
+    /// Each slot's stable version: its newest release that is not a canary.
     async fn active_plugins(&self) -> Result<Vec<ReleaseRow>, StoreError>;
     /// A slot's releases, newest first.
     async fn plugin_releases(&self, slot: &str, limit: u32) -> Result<Vec<ReleaseRow>, StoreError>;
@@ -133,7 +155,9 @@ macro_rules! impl_plugin_store {
                 c: &$crate::store::plugins::NewComponent<'_>,
                 source: &str,
                 process_id: &str,
+                canary: Option<u8>,
             ) -> Result<Option<$crate::store::plugins::ReleaseRow>, $crate::store::StoreError> {
+                use $crate::store::plugins::ReleaseAction;
                 let now = chrono::Utc::now();
                 let mut tx = self.begin_plugin_tx(c.slot).await?;
                 sqlx::query(
@@ -149,20 +173,17 @@ macro_rules! impl_plugin_store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                let active = newest_release(&mut *tx, c.slot).await?;
-                if active.as_ref().is_some_and(|r| r.digest == c.digest) {
+                let newest = newest_release(&mut *tx, c.slot).await?;
+                let action = if canary.is_some() { ReleaseAction::Canary } else { ReleaseAction::Publish };
+                let unchanged = newest.as_ref().is_some_and(|r| {
+                    r.digest == c.digest && (r.action == ReleaseAction::Canary) == canary.is_some()
+                        && r.canary_percent == canary
+                });
+                if unchanged {
                     tx.commit().await?;
                     return Ok(None);
                 }
-                let release = insert_release(
-                    &mut *tx,
-                    c.slot,
-                    c.digest,
-                    $crate::store::plugins::ReleaseAction::Publish,
-                    source,
-                    process_id,
-                )
-                .await?;
+                let release = insert_release(&mut *tx, c.slot, c.digest, action, canary, source, process_id).await?;
                 tx.commit().await?;
                 Ok(Some(release))
             }
@@ -187,14 +208,18 @@ macro_rules! impl_plugin_store {
                 let Some(current) = current else {
                     return Ok(None);
                 };
-                // The version that was active before the current one became active.
+                // The version that was active before the current one became active; for a live canary, the stable one
+                // (whatever its digest).
+                let canary = current.action == $crate::store::plugins::ReleaseAction::Canary;
                 let previous: Option<(String,)> = sqlx::query_as(
-                    "SELECT digest FROM plugin_releases WHERE slot = $1 AND id < $2 AND digest <> $3
+                    "SELECT digest FROM plugin_releases
+                     WHERE slot = $1 AND id < $2 AND action <> 'canary' AND ($4 OR digest <> $3)
                      ORDER BY id DESC LIMIT 1",
                 )
                 .bind(slot)
                 .bind(current.id)
                 .bind(&current.digest)
+                .bind(canary)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((previous,)) = previous else {
@@ -205,6 +230,7 @@ macro_rules! impl_plugin_store {
                     slot,
                     &previous,
                     $crate::store::plugins::ReleaseAction::Rollback,
+                    None,
                     "rollback",
                     process_id,
                 )
@@ -220,11 +246,78 @@ macro_rules! impl_plugin_store {
                     "SELECT ",
                     release_columns!(),
                     " FROM plugin_releases r JOIN plugin_components c ON c.slot = r.slot AND c.digest = r.digest
-                     WHERE r.id IN (SELECT MAX(id) FROM plugin_releases GROUP BY slot) ORDER BY r.slot"
+                     WHERE r.id IN (SELECT MAX(id) FROM plugin_releases WHERE action <> 'canary' GROUP BY slot)
+                     ORDER BY r.slot"
                 ))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(release_row).collect()
+            }
+
+            async fn live_canaries(
+                &self,
+            ) -> Result<Vec<$crate::store::plugins::ReleaseRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    release_columns!(),
+                    " FROM plugin_releases r JOIN plugin_components c ON c.slot = r.slot AND c.digest = r.digest
+                     WHERE r.action = 'canary' AND r.id IN (SELECT MAX(id) FROM plugin_releases GROUP BY slot)
+                     ORDER BY r.slot"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(release_row).collect()
+            }
+
+            async fn promote_plugin(
+                &self,
+                slot: &str,
+                process_id: &str,
+            ) -> Result<Option<$crate::store::plugins::ReleaseRow>, $crate::store::StoreError> {
+                use $crate::store::plugins::ReleaseAction;
+                let mut tx = self.begin_plugin_tx(slot).await?;
+                let Some(canary) = newest_release(&mut *tx, slot).await?.filter(|r| r.action == ReleaseAction::Canary)
+                else {
+                    return Ok(None);
+                };
+                let release =
+                    insert_release(&mut *tx, slot, &canary.digest, ReleaseAction::Publish, None, "promote", process_id)
+                        .await?;
+                tx.commit().await?;
+                Ok(Some(release))
+            }
+
+            async fn pin_order_plugin(
+                &self,
+                order_id: &str,
+                slot: &str,
+                release_id: i64,
+                digest: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO order_plugin_pins (order_id, slot, release_id, digest, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(order_id)
+                .bind(slot)
+                .bind(release_id)
+                .bind(digest)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn order_plugin_pin(
+                &self,
+                order_id: &str,
+                slot: &str,
+            ) -> Result<Option<(i64, String)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT release_id, digest FROM order_plugin_pins WHERE order_id = $1 AND slot = $2")
+                    .bind(order_id)
+                    .bind(slot)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn plugin_releases(
@@ -349,12 +442,13 @@ macro_rules! impl_plugin_store {
             slot: &str,
             digest: &str,
             action: $crate::store::plugins::ReleaseAction,
+            canary_percent: Option<u8>,
             source: &str,
             process_id: &str,
         ) -> Result<$crate::store::plugins::ReleaseRow, $crate::store::StoreError> {
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO plugin_releases (slot, digest, action, source, process_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO plugin_releases (slot, digest, action, source, process_id, created_at, canary_percent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(slot)
             .bind(digest)
@@ -362,6 +456,7 @@ macro_rules! impl_plugin_store {
             .bind(source)
             .bind(process_id)
             .bind(chrono::Utc::now())
+            .bind(canary_percent.map(i32::from))
             .fetch_one(&mut *conn)
             .await?;
             if $notify {
@@ -390,6 +485,7 @@ macro_rules! impl_plugin_store {
             use sqlx::Row as _;
             let action: String = r.try_get("action")?;
             let size: i64 = r.try_get("size_bytes")?;
+            let percent: Option<i32> = r.try_get("canary_percent")?;
             Ok($crate::store::plugins::ReleaseRow {
                 id: r.try_get("id")?,
                 slot: r.try_get("slot")?,
@@ -400,10 +496,12 @@ macro_rules! impl_plugin_store {
                 action: match action.as_str() {
                     "publish" => $crate::store::plugins::ReleaseAction::Publish,
                     "rollback" => $crate::store::plugins::ReleaseAction::Rollback,
+                    "canary" => $crate::store::plugins::ReleaseAction::Canary,
                     other => {
                         return Err($crate::store::StoreError::Corrupt(format!("unknown release action {other:?}")));
                     }
                 },
+                canary_percent: percent.and_then(|p| u8::try_from(p).ok()),
                 source: r.try_get("source")?,
                 process_id: r.try_get("process_id")?,
                 created_at: r.try_get("created_at")?,
@@ -414,7 +512,8 @@ macro_rules! impl_plugin_store {
 
 macro_rules! release_columns {
     () => {
-        "r.id, r.slot, r.digest, c.name, c.version, c.size_bytes, r.action, r.source, r.process_id, r.created_at"
+        "r.id, r.slot, r.digest, c.name, c.version, c.size_bytes, r.action, r.canary_percent, r.source, r.process_id, \
+         r.created_at"
     };
 }
 
