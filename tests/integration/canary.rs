@@ -1,6 +1,6 @@
 //! A canary on the real dev server: a payment version published for half of the new orders charges exactly the
 //! orders whose id falls in that half, in a running host that hears of it from the shared store; promoted, it
-//! charges every new order.
+//! charges every new order; a canary rolled back ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,4 +70,24 @@ both_backends!(a_canary_charges_its_share_of_new_orders, |db: TestDb| async move
         }
     };
     assert_eq!(charged_with(&host, &late).await, v2, "promoted: every new order");
+
+    // A new canary (v1 for half), rolled back: it ends, and an order in its half charges on the stable v2.
+    operator
+        .publish(Slot::Payment, std::fs::read(paths::component("payment")).unwrap(), "canary", Some(50))
+        .await
+        .unwrap();
+    host_runs(&db, "payment.canary", &v1).await;
+    operator.rollback(Slot::Payment, None).await.unwrap();
+    wait::until(WITHIN, "the host to drop the canary", || async {
+        let fleet = db.store.processes(chrono::Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
+        fleet.iter().all(|p| !p.digests.contains_key("payment.canary")).then_some(())
+    })
+    .await;
+    let inside = loop {
+        let id = order_id("ended");
+        if canary_bucket(&id) < 50 {
+            break id;
+        }
+    };
+    assert_eq!(charged_with(&host, &inside).await, v2, "the canary ended: the stable version");
 });
