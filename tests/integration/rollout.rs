@@ -26,6 +26,11 @@ fn process(db: &TestDb, role: &str, flags: &[&str]) -> Arc<Rollout> {
     Rollout::new(Arc::clone(&db.store), Registry::new(runtime), role, timing)
 }
 
+/// A payment "component" for the store alone: its digest stands for its bytes (nothing loads it).
+fn fake_component(digest: &'static str) -> NewComponent<'static> {
+    NewComponent { slot: "payment", digest, name: "payment", version: "0.1.0", bytes: digest.as_bytes() }
+}
+
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(paths::component(name)).expect("component built")
 }
@@ -40,19 +45,15 @@ async fn runs(rollout: &Rollout, slot: Slot, digest: &str, what: &str) {
 
 both_backends!(releases_are_history_and_rollback_walks_it, |db: TestDb| async move {
     let store = &db.store;
-    let component = |digest: &'static str| NewComponent {
-        slot: "payment",
-        digest,
-        name: "payment",
-        version: "0.1.0",
-        bytes: digest.as_bytes(),
-    };
     assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "nothing to roll back to");
-    let a = store.publish_plugin(&component("sha256:a"), "a.wasm", "p", None).await.unwrap().expect("a release");
+    let a = store.publish_plugin(&fake_component("sha256:a"), "a.wasm", "p", None).await.unwrap().expect("a release");
     assert!(store.rollback_plugin("payment", "p", None).await.unwrap().is_none(), "one version: nothing earlier");
-    let b = store.publish_plugin(&component("sha256:b"), "upload", "p", None).await.unwrap().expect("b release");
+    let b = store.publish_plugin(&fake_component("sha256:b"), "upload", "p", None).await.unwrap().expect("b release");
     assert!(b.id > a.id, "release ids are generations");
-    assert!(store.publish_plugin(&component("sha256:b"), "again", "p", None).await.unwrap().is_none(), "b is active");
+    assert!(
+        store.publish_plugin(&fake_component("sha256:b"), "again", "p", None).await.unwrap().is_none(),
+        "b is active"
+    );
 
     // A rollback that expects a release other than the newest changes nothing.
     let stale = store.rollback_plugin("payment", "q", Some(a.id)).await.unwrap_err();
@@ -212,15 +213,8 @@ both_backends!(the_plugins_directory_publishes_on_first_start_and_when_a_file_is
 
 both_backends!(a_canary_leaves_the_stable_version_until_promoted_or_rolled_back, |db: TestDb| async move {
     let store = &db.store;
-    let component = |digest: &'static str| NewComponent {
-        slot: "payment",
-        digest,
-        name: "payment",
-        version: "0.1.0",
-        bytes: digest.as_bytes(),
-    };
-    store.publish_plugin(&component("sha256:a"), "a", "p", None).await.unwrap();
-    let canary = store.publish_plugin(&component("sha256:b"), "b", "p", Some(25)).await.unwrap().unwrap();
+    store.publish_plugin(&fake_component("sha256:a"), "a", "p", None).await.unwrap();
+    let canary = store.publish_plugin(&fake_component("sha256:b"), "b", "p", Some(25)).await.unwrap().unwrap();
     assert_eq!((canary.action, canary.canary_percent), (ReleaseAction::Canary, Some(25)));
     let stable = |rows: Vec<order_host::store::ReleaseRow>| rows.into_iter().map(|r| r.digest).collect::<Vec<_>>();
     assert_eq!(stable(store.active_plugins().await.unwrap()), ["sha256:a"], "the stable version stays");
@@ -233,7 +227,7 @@ both_backends!(a_canary_leaves_the_stable_version_until_promoted_or_rolled_back,
     assert!(store.promote_plugin("payment", "p").await.unwrap().is_none(), "nothing left to promote");
 
     // A canary rolled back ends; the stable version (b) is released again, whatever the canary's digest.
-    store.publish_plugin(&component("sha256:a"), "a again", "p", Some(50)).await.unwrap().unwrap();
+    store.publish_plugin(&fake_component("sha256:a"), "a again", "p", Some(50)).await.unwrap().unwrap();
     let ended = store.rollback_plugin("payment", "p", None).await.unwrap().expect("the canary ends");
     assert_eq!((ended.digest.as_str(), ended.action), ("sha256:b", ReleaseAction::Rollback));
     assert!(store.live_canaries().await.unwrap().is_empty());

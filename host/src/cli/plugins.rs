@@ -102,17 +102,8 @@ pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut imp
     match command {
         PluginsCommand::Publish { slot, canary, file } => {
             let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
-            let limit = runtime.config().max_component_bytes;
-            let bytes = match read_component(file, limit) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => {
-                    writeln!(out, "refused: cannot read {}: it does not exist", file.display())?;
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(e) => {
-                    writeln!(out, "refused: {}: {e}", file.display())?;
-                    return Ok(ExitCode::FAILURE);
-                }
+            let Some(bytes) = read_or_refuse(file, runtime.config().max_component_bytes, out)? else {
+                return Ok(ExitCode::FAILURE);
             };
             let rollout = Rollout::publisher(store, Registry::new(runtime));
             match rollout.publish(*slot, bytes, &file.display().to_string(), *canary).await {
@@ -135,46 +126,56 @@ pub async fn run_shared(config: &Config, command: &PluginsCommand, out: &mut imp
         }
         PluginsCommand::Promote { slot } => {
             let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
-            match Rollout::publisher(store, Registry::new(runtime)).promote(*slot).await {
-                Ok(release) => {
-                    writeln!(
-                        out,
-                        "promoted: the {slot} slot runs {} {} {} for every order",
-                        release.name, release.version, release.digest
-                    )?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(RolloutError::Store(e)) => Err(e.into()),
-                Err(e) => {
-                    writeln!(out, "refused: {e}")?;
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            let promoted = Rollout::publisher(store, Registry::new(runtime)).promote(*slot).await;
+            released(promoted, &format!("promoted: the {slot} slot runs"), "for every order", out)
         }
         PluginsCommand::Rollback { slot, expect } => {
             let runtime = PluginRuntime::new(config.runtime(false)).map_err(anyhow::Error::msg)?;
-            match Rollout::publisher(store, Registry::new(runtime)).rollback(*slot, *expect).await {
-                Ok(release) => {
-                    writeln!(
-                        out,
-                        "rolled back: the {slot} slot runs {} {} {} again",
-                        release.name, release.version, release.digest
-                    )?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(RolloutError::Store(crate::store::StoreError::Conflict(why))) => {
-                    writeln!(out, "refused: {why}")?;
-                    Ok(ExitCode::FAILURE)
-                }
-                Err(RolloutError::Store(e)) => Err(e.into()),
-                Err(e) => {
-                    writeln!(out, "refused: {e}")?;
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            let rolled_back = Rollout::publisher(store, Registry::new(runtime)).rollback(*slot, *expect).await;
+            released(rolled_back, &format!("rolled back: the {slot} slot runs"), "again", out)
         }
         PluginsCommand::Status => status(store.as_ref(), config.plugin_process_ttl, out).await,
         _ => run(config, command, out),
+    }
+}
+
+/// Reads a component file for a command, saying why it cannot be read (`None`: refused, reported on `out`).
+fn read_or_refuse(file: &Path, limit: usize, out: &mut impl Write) -> anyhow::Result<Option<Vec<u8>>> {
+    match read_component(file, limit) {
+        Ok(Some(bytes)) => Ok(Some(bytes)),
+        Ok(None) => {
+            writeln!(out, "refused: cannot read {}: it does not exist", file.display())?;
+            Ok(None)
+        }
+        Err(e) => {
+            writeln!(out, "refused: {}: {e}", file.display())?;
+            Ok(None)
+        }
+    }
+}
+
+/// Reports the release a promote or rollback made (`{done} <name> <version> <digest> {tail}`), or why it was refused;
+/// a database failure is an error.
+fn released(
+    result: Result<crate::store::ReleaseRow, RolloutError>,
+    done: &str,
+    tail: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(release) => {
+            writeln!(out, "{done} {} {} {} {tail}", release.name, release.version, release.digest)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(RolloutError::Store(crate::store::StoreError::Conflict(why))) => {
+            writeln!(out, "refused: {why}")?;
+            Ok(ExitCode::FAILURE)
+        }
+        Err(RolloutError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            writeln!(out, "refused: {e}")?;
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
@@ -284,16 +285,8 @@ fn check(
     file: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = match read_component(file, runtime.config().max_component_bytes) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => {
-            writeln!(out, "refused: cannot read {}: it does not exist", file.display())?;
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => {
-            writeln!(out, "refused: {}: {e}", file.display())?;
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(bytes) = read_or_refuse(file, runtime.config().max_component_bytes, out)? else {
+        return Ok(ExitCode::FAILURE);
     };
     match runtime.load(slot, &bytes, &file.display().to_string()).and_then(|p| runtime.vet(&p).map(|()| p)) {
         Ok(plugin) => {
