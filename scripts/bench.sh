@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The load benchmark (see BENCHMARKS.md). Builds release binaries, starts a Temporal dev server (unless
-# TEMPORAL_ADDRESS is set) and `order-host serve` on a fresh database, then runs `order-bench load`: N orders through
-# the REST API, approved at once, and the same N through Temporal's floor (the same workflows with no-op
-# activities). The last line reads: orders_per_s=… floor_orders_per_s=… ratio=… p50_ms=… p99_ms=…
+# TEMPORAL_ADDRESS is set) and `order-host serve` on a fresh database, then runs `order-bench load`: at 1, 20 and 50
+# orders in flight, N orders through the REST API, approved at once, and the same N through two floors on the same
+# server — the same workflows with no-op activities, and the seed's shape written plainly — with each side's worker
+# CPU per order; then status reads at 200/s while orders run. The last line reads: orders_per_s=…
+# floor_orders_per_s=… ratio=… p50_ms=… p99_ms=… seed_floor_orders_per_s=… seed_ratio=… cpu_ms_per_order=… (at the
+# last level) seed_cpu_ms_per_order=… status_p99_ms=…
 #
-#   scripts/bench.sh [--orders N] [--concurrency C] [--chaos trellis] [--hostile] [--memory N]
+#   scripts/bench.sh [--orders N] [--concurrency C[,C…]] [--chaos trellis] [--hostile] [--memory N]
 #   --chaos trellis   run the host under the Trellis failure simulation and report the share shipped within 15 s
 #   --hostile         also upload every hostile fixture while orders run, then a valid v2 (report RSS)
 #   --memory N        also report the host's RSS idle and with N orders waiting for approval
@@ -18,7 +21,7 @@ work=$(mktemp -d)
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-orders=500 concurrency=50 chaos=off hostile=no memory=0 converge=no
+orders=500 concurrency=1,20,50 chaos=off hostile=no memory=0 converge=no
 while [ $# -gt 0 ]; do
   case $1 in
     --orders) orders=$2; shift 2 ;;
@@ -63,5 +66,6 @@ fi
 
 say "load: $orders orders, $concurrency in flight, failure simulation $chaos"
 floor=()
-[ "$chaos" = off ] || floor=(--no-floor)
-"$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" "${floor[@]}"
+[ "$chaos" = off ] || floor=(--no-floor --status-rate 0)
+"$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" --host-pid "$HOST_PID" \
+  "${floor[@]}"

@@ -20,10 +20,18 @@ pub struct LoadArgs {
     /// The order-host REST API.
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     pub api: String,
+    /// Orders per side at each level (at most 50 per order in flight: 50 at 1 in flight).
     #[arg(long, default_value_t = 500)]
     pub orders: usize,
-    #[arg(long, default_value_t = 50)]
-    pub concurrency: usize,
+    /// Orders in flight, one level or several (`1,20,50`); the summary line is the last level's.
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    pub concurrency: Vec<usize>,
+    /// The order-host process whose CPU time is read from /proc (the `serve` process).
+    #[arg(long)]
+    pub host_pid: Option<u32>,
+    /// Status reads per second over running and finished orders while a batch of orders runs (0: skip).
+    #[arg(long, default_value_t = 200)]
+    pub status_rate: u32,
     /// Orders per side run first and not measured.
     #[arg(long, default_value_t = 20)]
     pub warmup: usize,
@@ -124,113 +132,163 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
-/// Total time the order's (and its shipping children's) activities took as Temporal saw it: from each activity's
-/// scheduling to its completion, retries included.
-pub async fn activity_latency(client: &Client, id: &str) -> Duration {
-    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-    type ShippingRun = <order_host::workflows::ShippingWorkflow as WorkflowImplementation>::Run;
-
-    let mut histories = Vec::new();
-    let order = client.get_workflow_handle::<OrderRun>(id.to_owned());
-    histories.push(order.fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default()).into_events().await);
-    for n in 1..=3 {
-        let child = client.get_workflow_handle::<ShippingRun>(format!("{id}-shipping-{n}"));
-        match child.fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default()).into_events().await {
-            Ok(events) => histories.push(Ok(events)),
-            Err(_) => break,
-        }
-    }
-    let mut total = Duration::ZERO;
-    for events in histories.into_iter().flatten() {
-        let mut scheduled = std::collections::HashMap::new();
-        for e in &events {
-            let Some(t) = e.event_time.as_ref() else { continue };
-            let at = Duration::new(u64::try_from(t.seconds).unwrap_or(0), u32::try_from(t.nanos).unwrap_or(0));
-            let closed = match &e.attributes {
-                Some(Attributes::ActivityTaskScheduledEventAttributes(_)) => {
-                    scheduled.insert(e.event_id, at);
-                    None
-                }
-                Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => Some(a.scheduled_event_id),
-                Some(Attributes::ActivityTaskFailedEventAttributes(a)) => Some(a.scheduled_event_id),
-                Some(Attributes::ActivityTaskTimedOutEventAttributes(a)) => Some(a.scheduled_event_id),
-                Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => Some(a.scheduled_event_id),
-                _ => None,
-            };
-            if let Some(start) = closed.and_then(|id| scheduled.get(&id)) {
-                total += at.saturating_sub(*start);
-            }
-        }
-    }
-    total
-}
-
 pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let client = Arc::new(connect(&args.temporal_address, &args.namespace).await?);
     let http = reqwest::Client::new();
     let run = run_id();
     println!(
-        "load: {} orders, {} in flight, API {}, Temporal {} (run {run})",
+        "load: {} orders per side, {:?} in flight, API {}, Temporal {} (run {run})",
         args.orders, args.concurrency, args.api, args.temporal_address
     );
+    let floors = if args.no_floor { None } else { Some(Floors::start(&args, &run)?) };
 
-    let product = |prefix: &'static str| {
-        let (client, http, api, run) = (Arc::clone(&client), http.clone(), args.api.clone(), run.clone());
-        move |i: usize| {
-            let (client, http, api, id) =
-                (Arc::clone(&client), http.clone(), api.clone(), format!("{prefix}-{run}-{i:05}"));
-            async move { rest_order(&http, &api, &client, &id).await }
-        }
-    };
-    batch(args.warmup, args.concurrency, product("warm")).await;
-    let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-    let ours = batch(args.orders, args.concurrency, product("bench")).await;
-    let after = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-    let plugin_s =
-        metric_sum(&after, "order_host_plugin_call_seconds") - metric_sum(&before, "order_host_plugin_call_seconds");
-    let activity_s =
-        metric_sum(&after, "order_host_activity_seconds") - metric_sum(&before, "order_host_activity_seconds");
-    let latency_s: f64 = futures::stream::iter(0..args.orders)
-        .map(|i| {
-            let (client, id) = (Arc::clone(&client), format!("bench-{run}-{i:05}"));
-            async move { activity_latency(&client, &id).await.as_secs_f64() }
-        })
-        .buffer_unordered(20)
-        .collect::<Vec<f64>>()
-        .await
-        .iter()
-        .sum();
-
-    let floor = if args.no_floor {
-        None
-    } else {
-        let (orders_q, shipping_q) = (format!("floor-orders-{run}"), format!("floor-shipping-{run}"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let workers = crate::floor::run_workers((*client).clone(), &orders_q, &shipping_q, async {
-            let _ = stopped.await;
-        });
-        let driver = async {
-            let one = |prefix: &'static str| {
-                let (client, queue, run) = (Arc::clone(&client), orders_q.clone(), run.clone());
-                move |i: usize| {
-                    let (client, queue, id) = (Arc::clone(&client), queue.clone(), format!("{prefix}-{run}-{i:05}"));
-                    async move { floor_order(&client, &queue, &id).await }
-                }
-            };
-            batch(args.warmup, args.concurrency, one("floor-warm")).await;
-            let floor = batch(args.orders, args.concurrency, one("floor")).await;
-            let _ = stop.send(());
-            floor
+    let mut levels = Vec::new();
+    for (n, &concurrency) in args.concurrency.iter().enumerate() {
+        let orders = args.orders.min(50 * concurrency.max(1));
+        let level = format!("{run}-c{concurrency}");
+        let product = |prefix: &'static str| {
+            let (client, http, api, level) = (Arc::clone(&client), http.clone(), args.api.clone(), level.clone());
+            move |i: usize| {
+                let (client, http, api, id) =
+                    (Arc::clone(&client), http.clone(), api.clone(), format!("{prefix}-{level}-{i:05}"));
+                async move { rest_order(&http, &api, &client, &id).await }
+            }
         };
-        let (workers, floor) = tokio::join!(workers, driver);
-        workers?;
-        Some(floor)
+        batch(args.warmup, concurrency, product("warm")).await;
+        let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
+        let cpu = report::CpuClock::start(args.host_pid);
+        let host = batch(orders, concurrency, product("bench")).await;
+        let host_cpu = cpu.per_order(orders);
+        let after = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
+        let time = report::ActivityTime {
+            plugin_s: metric_sum(&after, "order_host_plugin_call_seconds")
+                - metric_sum(&before, "order_host_plugin_call_seconds"),
+            worker_s: metric_sum(&after, "order_host_activity_seconds")
+                - metric_sum(&before, "order_host_activity_seconds"),
+        };
+        let mut level_report = report::Level {
+            concurrency,
+            host: report::Side { run: host, cpu_ms_per_order: host_cpu },
+            same: None,
+            seed: None,
+            time,
+            round_trips: Vec::new(),
+        };
+        if let Some(floors) = &floors {
+            level_report.same = Some(floors.same_batch(&client, &level, args.warmup, orders, concurrency).await);
+            level_report.seed = Some(floors.seed_batch(&client, &level, args.warmup, orders, concurrency).await);
+            if n == 0 {
+                level_report.round_trips = vec![
+                    ("host", round_trips(&client, &format!("bench-{level}-00000"), "-shipping-1").await),
+                    ("same-shape floor", round_trips(&client, &format!("floor-{level}-00000"), "-shipping-1").await),
+                    ("seed-shaped floor", round_trips(&client, &format!("seed-{level}-00000"), "-shipping").await),
+                ];
+            }
+        }
+        report::level(&level_report, args.budget);
+        levels.push(level_report);
+    }
+    let status = if args.status_rate > 0 {
+        Some(crate::status::under_load(&client, &http, &args.api, &run, args.status_rate).await)
+    } else {
+        None
     };
-    report::load(
-        &ours,
-        floor.as_ref(),
-        report::ActivityTime { plugin_s, worker_s: activity_s, temporal_s: latency_s },
-        args.budget,
-    );
+    if let Some(floors) = floors {
+        floors.stop().await;
+    }
+    report::summary(&levels, status.as_ref());
     Ok(())
+}
+
+/// The two floors' worker processes, each on queues of its own.
+struct Floors {
+    same: crate::floor::FloorProcess,
+    seed: crate::floor::FloorProcess,
+    same_queue: String,
+    seed_queues: (String, String),
+}
+
+impl Floors {
+    fn start(args: &LoadArgs, run: &str) -> anyhow::Result<Self> {
+        use crate::floor::{FloorProcess, Kind};
+        let same_queues = (format!("floor-orders-{run}"), format!("floor-shipping-{run}"));
+        let seed_queues = (format!("seed-orders-{run}"), format!("seed-shipping-{run}"));
+        let (address, namespace) = (&args.temporal_address, &args.namespace);
+        Ok(Floors {
+            same: FloorProcess::spawn(Kind::Same, &same_queues.0, &same_queues.1, address, namespace)?,
+            seed: FloorProcess::spawn(Kind::Seed, &seed_queues.0, &seed_queues.1, address, namespace)?,
+            same_queue: same_queues.0,
+            seed_queues,
+        })
+    }
+
+    async fn same_batch(
+        &self,
+        client: &Arc<Client>,
+        level: &str,
+        warmup: usize,
+        orders: usize,
+        concurrency: usize,
+    ) -> report::Side {
+        let one = |prefix: &'static str| {
+            let (client, queue, level) = (Arc::clone(client), self.same_queue.clone(), level.to_owned());
+            move |i: usize| {
+                let (client, queue, id) = (Arc::clone(&client), queue.clone(), format!("{prefix}-{level}-{i:05}"));
+                async move { floor_order(&client, &queue, &id).await }
+            }
+        };
+        batch(warmup, concurrency, one("floor-warm")).await;
+        let cpu = report::CpuClock::start(self.same.pid());
+        let run = batch(orders, concurrency, one("floor")).await;
+        report::Side { run, cpu_ms_per_order: cpu.per_order(orders) }
+    }
+
+    async fn seed_batch(
+        &self,
+        client: &Arc<Client>,
+        level: &str,
+        warmup: usize,
+        orders: usize,
+        concurrency: usize,
+    ) -> report::Side {
+        let one = |prefix: &'static str| {
+            let (client, queues, level) = (Arc::clone(client), self.seed_queues.clone(), level.to_owned());
+            move |i: usize| {
+                let (client, queues, id) = (Arc::clone(&client), queues.clone(), format!("{prefix}-{level}-{i:05}"));
+                async move { crate::seed::order(&client, &queues.0, &queues.1, &id).await }
+            }
+        };
+        batch(warmup, concurrency, one("seed-warm")).await;
+        let cpu = report::CpuClock::start(self.seed.pid());
+        let run = batch(orders, concurrency, one("seed")).await;
+        report::Side { run, cpu_ms_per_order: cpu.per_order(orders) }
+    }
+
+    async fn stop(self) {
+        tokio::join!(self.same.stop(), self.seed.stop());
+    }
+}
+
+/// What one order cost the server, counted from its history and its shipping child's: workflow tasks, activity
+/// tasks (each a poll and a completion by a worker) and history events.
+pub async fn round_trips(client: &Client, id: &str, child_suffix: &str) -> report::RoundTrips {
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    let mut counted = report::RoundTrips::default();
+    for workflow_id in [id.to_owned(), format!("{id}{child_suffix}")] {
+        let handle = client.get_workflow_handle::<OrderRun>(workflow_id);
+        let Ok(events) =
+            handle.fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default()).into_events().await
+        else {
+            continue;
+        };
+        counted.events += events.len();
+        for e in &events {
+            match e.event_type() {
+                EventType::WorkflowTaskCompleted => counted.workflow_tasks += 1,
+                EventType::ActivityTaskStarted => counted.activity_tasks += 1,
+                _ => {}
+            }
+        }
+    }
+    counted
 }

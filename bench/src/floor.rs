@@ -1,5 +1,6 @@
-//! Temporal's own floor: the very same `OrderWorkflow` and `ShippingWorkflow` code, registered with activities of
-//! the same names that do nothing (no plugins, no database) — what an order costs with order-host's work removed.
+//! Temporal's floors, each run by an `order-bench floor-worker` process of its own. The same-shape floor: the very same
+//! `OrderWorkflow` and `ShippingWorkflow` code, registered with activities of the same names that do nothing (no
+//! plugins, no database) — what an order costs with order-host's work removed. The seed-shaped floor: [`crate::seed`].
 
 #![allow(missing_debug_implementations, dead_code, clippy::unused_async)] // the #[activities] macro generates marker types and consts; activities must be async
 
@@ -134,33 +135,81 @@ impl NoopActivities {
     }
 }
 
-/// Runs the floor's two workers (orders + shipping queues) until `stop` resolves; same worker settings as
-/// order-host's.
-pub async fn run_workers(
+/// The same-shape floor's worker options for its two queues: the same settings as order-host's workers.
+pub fn worker_options(orders_queue: &str, shipping_queue: &str) -> anyhow::Result<[WorkerOptions; 2]> {
+    let activities = || NoopActivities { shipping_queue: shipping_queue.to_owned() };
+    Ok([
+        WorkerOptions::new(orders_queue.to_owned())
+            .register_workflow::<OrderWorkflow>()?
+            .register_activities(activities())
+            .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+            .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+            .graceful_shutdown_period(Duration::from_secs(5))
+            .build(),
+        WorkerOptions::new(shipping_queue.to_owned())
+            .register_workflow::<ShippingWorkflow>()?
+            .register_activities(activities())
+            .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+            .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+            .graceful_shutdown_period(Duration::from_secs(5))
+            .build(),
+    ])
+}
+
+/// Which floor a `floor-worker` process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// order-host's own workflows with no-op activities.
+    Same,
+    /// The seed's shape written plainly ([`crate::seed`]).
+    Seed,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[arg(long, value_enum)]
+    pub kind: Kind,
+    #[arg(long)]
+    pub orders_queue: String,
+    #[arg(long)]
+    pub shipping_queue: String,
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    pub temporal_address: String,
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+}
+
+/// `order-bench floor-worker`: one floor's workers in a process of their own (so that its CPU time can be read from
+/// `/proc`, apart from the load generator's), until its stdin closes.
+pub async fn serve(args: WorkerArgs) -> anyhow::Result<()> {
+    let client = crate::drive::connect(&args.temporal_address, &args.namespace).await?;
+    let options = match args.kind {
+        Kind::Same => {
+            // The same workflow as order-host's writes the OrderState search attribute, which the namespace must define.
+            order_host::temporal::search::ensure_order_state(&client).await?;
+            worker_options(&args.orders_queue, &args.shipping_queue)?
+        }
+        Kind::Seed => crate::seed::worker_options(&args.orders_queue, &args.shipping_queue)?,
+    };
+    // The parent keeps our stdin open for as long as we should run.
+    run_workers(client, options, async {
+        let mut sink = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
+    })
+    .await
+}
+
+/// Runs workers with `options` until `stop` resolves, then drains them.
+async fn run_workers(
     client: Client,
-    orders_queue: &str,
-    shipping_queue: &str,
+    options: impl IntoIterator<Item = WorkerOptions>,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    // The same workflow as order-host's: it writes the OrderState search attribute, which the namespace must define.
-    order_host::temporal::search::ensure_order_state(&client).await?;
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
-    let activities = || NoopActivities { shipping_queue: shipping_queue.to_owned() };
-    let orders = WorkerOptions::new(orders_queue.to_owned())
-        .register_workflow::<OrderWorkflow>()?
-        .register_activities(activities())
-        .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-        .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-        .graceful_shutdown_period(Duration::from_secs(5))
-        .build();
-    let shipping = WorkerOptions::new(shipping_queue.to_owned())
-        .register_workflow::<ShippingWorkflow>()?
-        .register_activities(activities())
-        .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-        .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-        .graceful_shutdown_period(Duration::from_secs(5))
-        .build();
-    let mut workers = [Worker::new(&runtime, client.clone(), orders)?, Worker::new(&runtime, client, shipping)?];
+    let mut workers = Vec::new();
+    for o in options {
+        workers.push(Worker::new(&runtime, client.clone(), o)?);
+    }
     let stops: Vec<_> = workers.iter().map(Worker::shutdown_handle).collect();
     let mut all = std::pin::pin!(futures::future::join_all(workers.iter_mut().map(Worker::run)));
     let mut stop = std::pin::pin!(stop);
@@ -177,4 +226,42 @@ pub async fn run_workers(
         r?;
     }
     Ok(())
+}
+
+/// A `floor-worker` child process: it runs while we hold its stdin, and is killed if dropped.
+pub struct FloorProcess {
+    child: tokio::process::Child,
+}
+
+impl FloorProcess {
+    /// Starts `order-bench floor-worker` for `kind` on the given queues.
+    pub fn spawn(
+        kind: Kind,
+        orders_queue: &str,
+        shipping_queue: &str,
+        address: &str,
+        namespace: &str,
+    ) -> anyhow::Result<Self> {
+        let kind = match kind {
+            Kind::Same => "same",
+            Kind::Seed => "seed",
+        };
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["floor-worker", "--kind", kind, "--orders-queue", orders_queue, "--shipping-queue", shipping_queue])
+            .args(["--temporal-address", address, "--namespace", namespace])
+            .stdin(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(FloorProcess { child })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Closes its stdin, so the workers drain and the process ends, and waits for that.
+    pub async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+    }
 }

@@ -1,8 +1,10 @@
 //! `order-bench`: measures a running order-host and proves it robust.
 //!
-//! - `load`: N orders through the REST API (start, approve at once, wait for the end), then the same N through
-//!   Temporal's own floor — the same workflows with no-op activities, no plugins, no database, no HTTP — on the same
-//!   server; prints orders/s, latency percentiles, the plugins' share of activity time and the ratio to the floor.
+//! - `load`: at each level of orders in flight, N orders through the REST API (start, approve at once, wait for the
+//!   end), then the same N through two floors on the same server, each served by a `floor-worker` process of its
+//!   own: the same-shape floor (the same workflows with no-op activities, no plugins, no database, no HTTP) and the
+//!   seed-shaped floor (the seed's lifecycle written plainly, [`seed`]); prints orders/s, latency percentiles, worker
+//!   CPU per order, server round trips per order and the ratios; then status reads at a fixed rate while orders run.
 //! - `crash`: SIGKILLs and restarts an `order-host worker` while orders run (and optionally restarts PostgreSQL), then
 //!   checks that every order ended, that no order was charged twice and that none was both refunded and shipped.
 //! - `hostile`: uploads every hostile fixture while orders run, then a valid v2; no order may fail because of it.
@@ -19,6 +21,8 @@ mod floor;
 mod hostile;
 mod memory;
 mod report;
+mod seed;
+mod status;
 
 use std::time::Duration;
 
@@ -37,6 +41,8 @@ enum Command {
     Memory(memory::MemoryArgs),
     /// Plugin publishes reaching every worker process while orders run.
     Converge(converge::ConvergeArgs),
+    /// One floor's workers (same-shape or seed-shaped), run by `load` as a process of its own.
+    FloorWorker(floor::WorkerArgs),
 }
 
 /// Parses `15s`, `500ms`, `2m`.
@@ -59,5 +65,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Hostile(args) => hostile::run(args).await,
         Command::Memory(args) => memory::run(args).await,
         Command::Converge(args) => converge::run(args).await,
+        Command::FloorWorker(args) => floor::serve(args).await,
     }
 }

@@ -79,51 +79,180 @@ fn line(label: &str, run: &Run) {
 
 /// Where activity time went during a load run, in seconds.
 #[derive(Debug, Clone, Copy)]
-#[allow(clippy::struct_field_names)]
 pub struct ActivityTime {
     /// Inside plugin calls (fresh instance + call).
     pub plugin_s: f64,
     /// Activity attempts running in the worker (failure simulation, plugin, database, event).
     pub worker_s: f64,
-    /// Activities from scheduling to completion as Temporal recorded them (dispatch, retries and all).
-    pub temporal_s: f64,
 }
 
-/// The load report; its last line is the machine-readable summary.
-pub fn load(ours: &Run, floor: Option<&Run>, time: ActivityTime, budget: Duration) {
-    let shipped = ours.shipped();
-    println!("start→shipped through the REST API, {} orders:", shipped.len());
-    histogram(&shipped);
-    line("host", ours);
-    if let Some(floor) = floor {
-        line("floor", floor);
+/// What one order cost the server (see [`crate::drive::round_trips`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundTrips {
+    pub workflow_tasks: usize,
+    pub activity_tasks: usize,
+    pub events: usize,
+}
+
+/// One side of a level: its batch and its worker's CPU time per order.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub run: Run,
+    pub cpu_ms_per_order: Option<f64>,
+}
+
+/// One concurrency level: the host and, side by side on the same server, the two floors.
+#[derive(Debug, Clone)]
+pub struct Level {
+    pub concurrency: usize,
+    pub host: Side,
+    pub same: Option<Side>,
+    pub seed: Option<Side>,
+    pub time: ActivityTime,
+    pub round_trips: Vec<(&'static str, RoundTrips)>,
+}
+
+/// Status reads under load.
+#[derive(Debug, Clone)]
+pub struct StatusLoad {
+    pub rate: u32,
+    pub latencies: Vec<Duration>,
+    pub not_modified: usize,
+    pub errors: usize,
+    pub orders: Run,
+}
+
+/// A process's CPU time (user + system) from `/proc/<pid>/stat`, read around a batch.
+#[derive(Debug)]
+pub struct CpuClock {
+    pid: Option<u32>,
+    start: Option<Duration>,
+}
+
+impl CpuClock {
+    pub fn start(pid: Option<u32>) -> Self {
+        CpuClock { pid, start: pid.and_then(cpu_time) }
     }
-    let share = |of: f64| if of > 0.0 { 100.0 * time.plugin_s / of } else { 0.0 };
+
+    /// CPU milliseconds the process spent since [`CpuClock::start`], per order.
+    pub fn per_order(&self, orders: usize) -> Option<f64> {
+        let spent = self.pid.and_then(cpu_time)?.checked_sub(self.start?)?;
+        Some(ms(spent) / orders.max(1) as f64)
+    }
+}
+
+/// User + system CPU time of a process. The kernel counts in clock ticks, which are 100 per second on Linux
+/// (`USER_HZ`, fixed by its ABI whatever the kernel's own tick rate).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (utime, stime): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+fn side_line(label: &str, side: &Side) {
+    line(label, &side.run);
+    if let Some(cpu) = side.cpu_ms_per_order {
+        println!("{:<6} {cpu:>8.2} ms worker CPU per order", "");
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// One level's report.
+pub fn level(level: &Level, budget: Duration) {
+    let shipped = level.host.run.shipped();
+    println!("\n{} in flight — start→shipped through the REST API, {} orders:", level.concurrency, shipped.len());
+    histogram(&shipped);
+    side_line("host", &level.host);
+    if let Some(same) = &level.same {
+        side_line("same", same);
+    }
+    if let Some(seed) = &level.seed {
+        side_line("seed", seed);
+        let p50 = |s: &Side| ms(percentile(&s.run.shipped(), 50.0));
+        println!(
+            "host / seed-shaped floor: {:.2}× orders/s, {:.2}× p50 latency, {:.2}× worker CPU per order",
+            ratio(level.host.run.per_second(), seed.run.per_second()),
+            ratio(p50(&level.host), p50(seed)),
+            ratio(level.host.cpu_ms_per_order.unwrap_or(0.0), seed.cpu_ms_per_order.unwrap_or(0.0)),
+        );
+    }
+    for (label, trips) in &level.round_trips {
+        println!(
+            "one order ({label}): {} workflow tasks + {} activity tasks = {} server round trips, {} history events",
+            trips.workflow_tasks,
+            trips.activity_tasks,
+            trips.workflow_tasks + trips.activity_tasks,
+            trips.events
+        );
+    }
+    let time = level.time;
     println!(
-        "plugin calls: {:.3} s = {:.2} % of the {:.3} s activities took as Temporal saw them (goal ≤ 1 %), \
-         {:.2} % of the {:.3} s they ran inside the worker",
+        "plugin calls: {:.3} s = {:.2} % of the {:.3} s activity attempts ran in the worker",
         time.plugin_s,
-        share(time.temporal_s),
-        time.temporal_s,
-        share(time.worker_s),
+        100.0 * ratio(time.plugin_s, time.worker_s),
         time.worker_s
     );
     let within = shipped.iter().filter(|d| **d <= budget).count();
-    let total = ours.outcomes.len();
+    let total = level.host.run.outcomes.len();
     println!(
         "shipped within {} s: {within}/{total} ({:.1} %, goal ≥ 99 % under chaos)",
         budget.as_secs(),
         100.0 * within as f64 / total.max(1) as f64
     );
-    let floor_rate = floor.map_or(0.0, Run::per_second);
-    let ratio = if floor_rate > 0.0 { ours.per_second() / floor_rate } else { 0.0 };
+}
+
+/// The status-read figures.
+pub fn status(load: &StatusLoad) {
+    let mut sorted = load.latencies.clone();
+    sorted.sort();
     println!(
-        "orders_per_s={:.1} floor_orders_per_s={:.1} ratio={:.2} p50_ms={:.0} p99_ms={:.0}",
-        ours.per_second(),
-        floor_rate,
-        ratio,
+        "\nstatus reads at {}/s over running and finished orders while {} orders ran ({:.1} orders/s): {} reads, \
+         p50 {:.1} ms, p99 {:.1} ms, {} answered 304 Not Modified, {} errors",
+        load.rate,
+        load.orders.outcomes.len(),
+        load.orders.per_second(),
+        sorted.len(),
+        ms(percentile(&sorted, 50.0)),
+        ms(percentile(&sorted, 99.0)),
+        load.not_modified,
+        load.errors
+    );
+}
+
+/// The machine-readable summary (DESIGN.md): the last level's figures, the seed-shaped floor's, and status reads.
+pub fn summary(levels: &[Level], status_load: Option<&StatusLoad>) {
+    if let Some(load) = status_load {
+        status(load);
+    }
+    let Some(last) = levels.last() else { return };
+    let shipped = last.host.run.shipped();
+    let rate = |side: Option<&Side>| side.map_or(0.0, |s| s.run.per_second());
+    let host_rate = last.host.run.per_second();
+    let status_p99 = status_load.map_or(0.0, |l| {
+        let mut sorted = l.latencies.clone();
+        sorted.sort();
+        ms(percentile(&sorted, 99.0))
+    });
+    println!(
+        "orders_per_s={:.1} floor_orders_per_s={:.1} ratio={:.2} p50_ms={:.0} p99_ms={:.0} \
+         seed_floor_orders_per_s={:.1} seed_ratio={:.2} cpu_ms_per_order={:.2} seed_cpu_ms_per_order={:.2} \
+         status_p99_ms={:.1}",
+        host_rate,
+        rate(last.same.as_ref()),
+        ratio(host_rate, rate(last.same.as_ref())),
         ms(percentile(&shipped, 50.0)),
-        ms(percentile(&shipped, 99.0))
+        ms(percentile(&shipped, 99.0)),
+        rate(last.seed.as_ref()),
+        ratio(host_rate, rate(last.seed.as_ref())),
+        last.host.cpu_ms_per_order.unwrap_or(0.0),
+        last.seed.as_ref().and_then(|s| s.cpu_ms_per_order).unwrap_or(0.0),
+        status_p99
     );
 }
 

@@ -1,25 +1,26 @@
 //! The status read model: one document per order, the same from every process. Built from four sources: the
-//! workflow's `status` query (its own view), the execution's description (Temporal's status, pending activity attempts
-//! and their last failure), the events table (every attempt ever made) and the store's record of plugin versions
-//! (never this process's registry, which another process may not share). When the workflow cannot answer — no
-//! worker running — the database's view is returned, marked as such, rather than an error.
+//! workflow's own view (its `status` query while it runs, its final document once it has finished), the execution's
+//! description (Temporal's status, pending activity attempts and their last failure), the events table (every attempt
+//! ever made, summed up by the database in a few bounded reads) and the store's record of plugin versions (never this
+//! process's registry, which another process may not share). When the workflow cannot answer — no worker running —
+//! the database's view is returned, marked as such, rather than an error.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use temporalio_client::errors::WorkflowQueryError;
 use temporalio_client::{
-    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryOptions,
+    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowQueryOptions,
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
 
-use crate::activities::REFUSED;
 use crate::domain::lifecycle::RECENT_ERRORS;
 use crate::domain::{
     Activity, ApprovalStatus, OrderId, PaymentState, PaymentStatus, PluginRun, RecentError, ShippingStatus,
     StatusDocument, WorkflowStatus,
 };
-use crate::store::{EventRow, OrderRow, Store, StoreError};
+use crate::store::{EventSummary, OrderRow, Store, StoreError};
 use crate::workflows::OrderWorkflow;
 
 /// Why no document could be made.
@@ -52,31 +53,37 @@ impl std::fmt::Debug for StatusReader {
 
 type OrderHandle = WorkflowHandle<Client, <OrderWorkflow as WorkflowImplementation>::Run>;
 
+/// What the workflow said about itself.
+enum Answer {
+    Document(Box<StatusDocument>),
+    /// Temporal does not know the workflow (never started, or gone from retention), or it ended without a document.
+    Unknown,
+    /// It did not answer: why.
+    Unavailable(String),
+}
+
 impl StatusReader {
-    /// The merged status of order `id`.
+    /// The merged status of order `id`. A finished order (its row says so) is not queried — a query of a closed
+    /// workflow makes a worker replay its whole history — but read from its final document (the workflow's result)
+    /// or, for a run that ended without one, from the database.
     pub async fn order_status(&self, id: &OrderId) -> Result<StatusDocument, StatusError> {
         let handle: OrderHandle = self.client.get_workflow_handle(id.to_string());
+        let row = self.store.get_order(id.as_str()).await?;
+        let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
         let timeout = self.timeout;
-        let (query, description, events, row) = tokio::join!(
-            tokio::time::timeout(timeout, handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default())),
+        let (answer, description, events) = tokio::join!(
+            self.workflow_view(&handle, finished),
             tokio::time::timeout(timeout, handle.describe(WorkflowDescribeOptions::default())),
-            self.store.events(id.as_str(), 10_000),
-            self.store.get_order(id.as_str()),
+            self.store.event_summary(id.as_str(), RECENT_ERRORS as u32),
         );
         let events = events?;
-        let row = row?;
-        let mut doc = match query {
-            Ok(Ok(doc)) => doc,
-            Ok(Err(WorkflowQueryError::NotFound(_))) => match &row {
+        let mut doc = match answer {
+            Answer::Document(doc) => *doc,
+            Answer::Unknown => match &row {
                 Some(row) => self.database_view(row, &events).await?,
                 None => return Err(StatusError::NotFound(id.to_string())),
             },
-            other => {
-                let why = match other {
-                    Err(_) => "no worker answered the status query in time".to_owned(),
-                    Ok(Err(e)) => format!("the status query failed: {e}"),
-                    Ok(Ok(_)) => unreachable!(),
-                };
+            Answer::Unavailable(why) => {
                 let Some(row) = &row else {
                     return Err(StatusError::Unavailable(format!(
                         "{why}, and the database does not know order {id} yet"
@@ -94,18 +101,33 @@ impl StatusReader {
         Ok(doc)
     }
 
+    /// The workflow's own document: its `status` query while it runs, its result once it has finished.
+    async fn workflow_view(&self, handle: &OrderHandle, finished: bool) -> Answer {
+        if finished {
+            let result = tokio::time::timeout(self.timeout, handle.get_result(WorkflowGetResultOptions::default()));
+            return match result.await {
+                Ok(Ok(doc)) => Answer::Document(Box::new(doc)),
+                // Failed or cancelled runs end without a document; one gone from retention too: the database knows.
+                _ => Answer::Unknown,
+            };
+        }
+        let query = handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default());
+        match tokio::time::timeout(self.timeout, query).await {
+            Ok(Ok(doc)) => Answer::Document(Box::new(doc)),
+            Ok(Err(WorkflowQueryError::NotFound(_))) => Answer::Unknown,
+            Ok(Err(e)) => Answer::Unavailable(format!("the status query failed: {e}")),
+            Err(_) => Answer::Unavailable("no worker answered the status query in time".to_owned()),
+        }
+    }
+
     /// A status document from the database alone (the workflow is gone from Temporal's retention or not answering).
-    async fn database_view(&self, row: &OrderRow, events: &[EventRow]) -> Result<StatusDocument, StoreError> {
+    async fn database_view(&self, row: &OrderRow, events: &EventSummary) -> Result<StatusDocument, StoreError> {
         let payment = self.store.get_payment(&row.payment_id).await?;
         let mut plugins = BTreeMap::new();
-        // One read of the recorded versions, not one per event.
-        let versions = self.store.plugin_versions(None, 1_000).await?;
-        for e in events {
-            let (Some(activity), Some(digest)) = (e.activity.as_deref(), e.plugin_digest.clone()) else { continue };
-            let Some(slot) = activity.parse::<Activity>().ok().and_then(Activity::slot) else { continue };
-            let known = versions.iter().find(|v| v.slot == slot.as_str() && v.digest == digest);
-            let (name, version) = known.map(|v| (v.name.clone(), v.version.clone())).unwrap_or_default();
-            plugins.insert(slot.to_string(), PluginRun { name, version, digest });
+        for run in &events.digests {
+            let Some(slot) = run.activity.parse::<Activity>().ok().and_then(Activity::slot) else { continue };
+            let plugin = PluginRun { name: run.name.clone(), version: run.version.clone(), digest: run.digest.clone() };
+            plugins.insert(slot.to_string(), plugin);
         }
         Ok(StatusDocument {
             order_id: row.order_id.clone(),
@@ -161,30 +183,27 @@ fn merge_description(doc: &mut StatusDocument, description: &temporalio_client::
     }
 }
 
-/// Retries, recent errors and plugin digests as the events table saw them, merged into the workflow's view.
-fn merge_events(doc: &mut StatusDocument, events: &[EventRow]) {
+/// Retries, recent errors and the attention message as the events table saw them, merged into the workflow's view.
+fn merge_events(doc: &mut StatusDocument, events: &EventSummary) {
     if doc.attention.is_none() {
-        doc.attention = events.iter().rev().find(|e| e.kind == "attention").and_then(|e| e.message.clone());
+        doc.attention.clone_from(&events.attention);
     }
-    let mut failed: BTreeMap<String, u32> = BTreeMap::new();
-    let mut errors = Vec::new();
-    // A refused run's attempts sit in the owner's log; they are not the owner's failures.
-    for e in events.iter().filter(|e| e.kind == "activity" && e.outcome.as_deref() != Some(REFUSED)) {
-        let Some(activity) = &e.activity else { continue };
-        if e.outcome.as_deref() != Some("completed") {
-            *failed.entry(activity.clone()).or_default() += 1;
-            errors.push(RecentError {
-                activity: activity.clone(),
+    for (activity, n) in &events.failures {
+        let retries = doc.retries.entry(activity.clone()).or_default();
+        *retries = (*retries).max(*n);
+    }
+    let mut errors: Vec<RecentError> = events
+        .recent_failures
+        .iter()
+        .filter_map(|e| {
+            Some(RecentError {
+                activity: e.activity.clone()?,
                 attempt: e.attempt.unwrap_or(0),
                 message: e.message.clone().unwrap_or_else(|| e.outcome.clone().unwrap_or_default()),
                 at: e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            });
-        }
-    }
-    for (activity, n) in failed {
-        let retries = doc.retries.entry(activity).or_default();
-        *retries = (*retries).max(n);
-    }
+            })
+        })
+        .collect();
     errors.append(&mut doc.recent_errors);
     errors.sort_by(|a, b| a.at.cmp(&b.at));
     errors.dedup_by(|a, b| a.activity == b.activity && a.attempt == b.attempt && a.message == b.message);

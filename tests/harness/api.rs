@@ -20,6 +20,7 @@ pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub content_type: String,
+    pub etag: Option<String>,
 }
 
 impl Answer {
@@ -55,10 +56,11 @@ impl Api {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.expect("body");
         let body =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Answer { status, body, content_type }
+        Answer { status, body, content_type, etag }
     }
 
     pub async fn get(&self, path: &str) -> Answer {

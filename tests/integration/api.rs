@@ -7,7 +7,7 @@ use order_host_tests::api::{Answer, Api};
 use order_host_tests::db::{Backend, TestDb};
 use order_host_tests::host::{HostSpec, TestHost};
 use order_host_tests::orders::order_id;
-use order_host_tests::paths;
+use order_host_tests::{paths, wait};
 use serde_json::json;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -244,6 +244,56 @@ async fn no_worker_means_503_after_a_bounded_wait_never_a_hang() {
     assert_error(&api.post_empty(&format!("/orders/{id}/signals/approve")).await, 503, "unavailable");
     assert!(started.elapsed() < Duration::from_secs(15), "bounded by the command timeout");
     assert_error(&api.get(&format!("/orders/{id}/status")).await, 503, "unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_answer_304_while_nothing_changed_and_a_finished_order_needs_no_worker() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (host, api) = api_host(&db, HostSpec::default()).await;
+    let id = order_id("etag");
+    let path = format!("/orders/{id}/status");
+    assert_eq!(api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p-etag"}"#).await.status, 202);
+    let waiting = wait::until(Duration::from_secs(30), "awaiting approval", || async {
+        let answer = api.get(&path).await;
+        (answer.body["state"] == "awaiting_approval").then_some(answer)
+    })
+    .await;
+    let etag = waiting.etag.clone().expect("a status document has an ETag");
+    let again = api.send("GET", &path, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304, "{again:?}");
+    assert_eq!(again.body, serde_json::Value::String(String::new()), "a 304 has no body");
+    assert_eq!(again.etag.as_deref(), Some(etag.as_str()));
+    let listed = api.send("GET", &path, None, &[("if-none-match", &format!("\"other\", W/{etag}"))]).await;
+    assert_eq!(listed.status, 304, "one of several tags, weak or not, matches: {listed:?}");
+
+    assert_eq!(api.post_empty(&format!("/orders/{id}/signals/approve")).await.status, 200);
+    let shipped = wait::until(Duration::from_secs(30), "shipped", || async {
+        let answer = api.send("GET", &path, None, &[("if-none-match", &etag)]).await;
+        (answer.status == 200 && answer.body["state"] == "shipped").then_some(answer)
+    })
+    .await;
+    assert_ne!(shipped.etag.as_deref(), Some(etag.as_str()), "a changed document has a new ETag");
+    let shipped = wait::until(Duration::from_secs(30), "the run to complete", || async {
+        let answer = api.get(&path).await;
+        (answer.body["workflow"]["status"] == "COMPLETED").then_some(answer)
+    })
+    .await;
+
+    // With no worker anywhere, a finished order is still read in full: from its final document, not by a query
+    // (which would need a worker to replay its history) and not from the database alone.
+    drop(host);
+    let spec = HostSpec { workers: false, ..HostSpec::default() }.with_flags(&["--command-timeout", "1s"]);
+    let (_api_only, api) = api_host(&db, spec).await;
+    let started = std::time::Instant::now();
+    let finished = api.get(&path).await;
+    assert_eq!(finished.status, 200, "{finished:?}");
+    assert_eq!(finished.body["notes"], serde_json::json!([]), "{finished:?}");
+    for field in ["state", "shipping", "payment", "plugins", "approval", "workflow"] {
+        assert_eq!(finished.body[field], shipped.body[field], "{field}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "no wait for a worker: {:?}", started.elapsed());
+    let unchanged = api.send("GET", &path, None, &[("if-none-match", shipped.etag.as_deref().unwrap())]).await;
+    assert_eq!(unchanged.status, 304, "the same document from another process has the same ETag: {unchanged:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

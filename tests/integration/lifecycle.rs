@@ -42,6 +42,40 @@ async fn wait_listed_as(host: &TestHost, id: &str, state: &str) {
     .await;
 }
 
+/// Every business step of a new order ran as a local activity: no activity task on the server, one marker per step
+/// in the order's and its shipping child's histories, each naming its activity (what the Temporal UI shows).
+async fn steps_ran_inside_workflow_tasks(host: &TestHost, id: &str) {
+    use temporalio_client::WorkflowFetchHistoryOptions;
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let parent: order_host_tests::orders::OrderHandle = host.client.get_workflow_handle(id.to_owned());
+    let child = host.client.get_workflow_handle::<order_host_tests::orders::ShippingRun>(format!("{id}-shipping-1"));
+    let histories = [
+        parent.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.unwrap(),
+        child.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.unwrap(),
+    ];
+    let mut named = Vec::new();
+    for events in &histories {
+        let activity_tasks = events.iter().filter(|e| e.event_type() == EventType::ActivityTaskScheduled).count();
+        assert_eq!(activity_tasks, 0, "no step is an activity task of its own: {events:#?}");
+        for e in events {
+            let Some(Attributes::MarkerRecordedEventAttributes(marker)) = &e.attributes else { continue };
+            if marker.marker_name != "core_local_activity" {
+                continue;
+            }
+            let data = marker.details.get("data").and_then(|p| p.payloads.first()).expect("marker data");
+            let data: serde_json::Value = serde_json::from_slice(&data.data).expect("marker data is JSON");
+            let name = data.get("activity_type").or_else(|| data.get("activityType")).and_then(|n| n.as_str());
+            named.push(name.unwrap_or_default().to_owned());
+        }
+    }
+    for step in
+        ["receive_order", "validate_order", "charge_payment", "prepare_package", "dispatch_carrier", "ship_order"]
+    {
+        assert!(named.iter().any(|n| n == step), "{step} has no local-activity marker: {named:?}");
+    }
+}
+
 fn attempts_of<'e>(events: &'e [EventRow], activity: &str) -> Vec<&'e EventRow> {
     events.iter().filter(|e| e.activity.as_deref() == Some(activity)).collect()
 }
@@ -70,6 +104,7 @@ both_backends!(happy_path_ships_and_records_everything, |db: TestDb| async move 
     let result = handle.get_result(WorkflowGetResultOptions::default()).await.expect("completed");
     assert_eq!(result.state, OrderState::Shipped);
     orders::record_history(&host, &handle, "shipped").await;
+    steps_ran_inside_workflow_tasks(&host, &id).await;
 
     let row = host.store.get_order(&id).await.unwrap().expect("order row");
     assert_eq!((row.state, row.total_cents), (OrderState::Shipped, Some(4200)));

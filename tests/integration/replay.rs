@@ -43,6 +43,10 @@ async fn recorded_histories_replay_cleanly() {
         "redispatched.json",
         "shipped-money-and-ownership.json",
         "shipped-order-state.json",
+        "shipped-local-steps.json",
+        "shipped-local-steps-shipping.json",
+        "cancelled-after-charge-local-steps.json",
+        "redispatched-local-steps.json",
     ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
     }

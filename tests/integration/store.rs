@@ -193,6 +193,53 @@ both_backends!(events_are_appended_in_order, |db: TestDb| async move {
     assert_eq!(store.events("o-1", 1).await.unwrap().len(), 1);
 });
 
+both_backends!(status_reads_sum_events_up_without_reading_them_all, |db: TestDb| async move {
+    let store = &db.store;
+    let attempt = |activity: &str, attempt: u32, outcome: &str, digest: Option<&str>| NewEvent {
+        activity: Some(activity.into()),
+        attempt: Some(attempt),
+        outcome: Some(outcome.into()),
+        message: Some(format!("{activity} attempt {attempt}: {outcome}")),
+        plugin_digest: digest.map(Into::into),
+        ..NewEvent::new("o-1", "activity")
+    };
+    for n in 1..=30 {
+        store.append_event(&attempt("validate_order", n, "retryable_error", Some("sha256:v1"))).await.unwrap();
+    }
+    store.append_event(&attempt("validate_order", 31, "completed", Some("sha256:v2"))).await.unwrap();
+    store.append_event(&attempt("charge_payment", 1, "simulated_hang", None)).await.unwrap();
+    store.append_event(&attempt("charge_payment", 1, "refused", Some("sha256:p"))).await.unwrap();
+    store.append_event(&attempt("charge_payment", 2, "completed", Some("sha256:p"))).await.unwrap();
+    for message in ["first look", "second look"] {
+        store
+            .append_event(&NewEvent { message: Some(message.into()), ..NewEvent::new("o-1", "attention") })
+            .await
+            .unwrap();
+    }
+    store.append_event(&attempt("validate_order", 1, "retryable_error", None)).await.unwrap();
+    store
+        .append_event(&NewEvent { order_id: "o-2".into(), ..attempt("ship_order", 1, "permanent_error", None) })
+        .await
+        .unwrap();
+
+    let summary = store.event_summary("o-1", 10).await.unwrap();
+    assert_eq!(
+        summary.failures.into_iter().collect::<Vec<_>>(),
+        [("charge_payment".to_owned(), 1), ("validate_order".to_owned(), 31)],
+        "failed attempts per activity; a refused attempt is another run's, a completed one no failure"
+    );
+    assert_eq!(summary.recent_failures.len(), 10, "only the newest failures are read");
+    let attempts: Vec<_> =
+        summary.recent_failures.iter().map(|e| (e.activity.clone().unwrap(), e.attempt.unwrap())).collect();
+    assert_eq!(attempts.last().unwrap(), &("validate_order".to_owned(), 1), "oldest first, newest last");
+    assert_eq!(attempts[attempts.len() - 2], ("charge_payment".to_owned(), 1));
+    assert_eq!(attempts[0], ("validate_order".to_owned(), 23));
+    assert_eq!(summary.attention.as_deref(), Some("second look"));
+    let digests: Vec<_> = summary.digests.iter().map(|d| (d.activity.as_str(), d.digest.as_str())).collect();
+    assert_eq!(digests, [("validate_order", "sha256:v2"), ("charge_payment", "sha256:p")], "the newest per activity");
+    assert_eq!(store.event_summary("nobody", 10).await.unwrap(), order_host::store::EventSummary::default());
+});
+
 both_backends!(orders_list_by_state_and_page, |db: TestDb| async move {
     let store = &db.store;
     for i in 0..5 {

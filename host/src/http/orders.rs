@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::{WorkflowStartError, WorkflowUpdateError};
 use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy, WorkflowStartOptions};
@@ -85,6 +86,9 @@ pub async fn start(
     }
     let options = WorkflowStartOptions::new(state.orders_queue.clone(), id.to_string())
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        // When this process also runs the orders worker (`serve`), the server hands the first workflow task back in
+        // the start's answer instead of through a poll; otherwise the start is an ordinary one.
+        .enable_eager_workflow_start(true)
         .build();
     let started = tokio::time::timeout(
         state.command_timeout,
@@ -293,12 +297,18 @@ fn temporal_unavailable(e: &dyn std::fmt::Display) -> ApiError {
 }
 
 /// The status document: the workflow's own view, the execution's description (pending attempts and their last
-/// failure) and the events table, merged.
+/// failure) and the events table, merged. Its `ETag` is a hash of the document: a poller that sends it back in
+/// `If-None-Match` gets `304 Not Modified` and no body while nothing changed.
 #[utoipa::path(get, path = "/orders/{id}/status", tag = "orders",
-    params(("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    params(
+        ("id" = String, Path, description = "Order id", pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a document already held"),
+    ),
     security(("client" = [])),
     responses(
-        (status = 200, description = "The status document", body = StatusDocument),
+        (status = 200, description = "The status document", body = StatusDocument,
+            headers(("ETag" = String, description = "Changes whenever the document does"))),
+        (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
         (status = 401, description = "A token is needed", body = ErrorBody),
         (status = 403, description = "A token below the client role", body = ErrorBody),
         (status = 404, description = "Unknown order", body = ErrorBody),
@@ -307,15 +317,40 @@ pub async fn status(
     _: ClientRole,
     State(state): State<AppState>,
     OrderPath(id): OrderPath,
-) -> Result<Json<StatusDocument>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let reader =
         StatusReader { client: state.client.clone(), store: state.store.clone(), timeout: state.command_timeout };
-    match reader.order_status(&id).await {
-        Ok(doc) => Ok(Json(doc)),
-        Err(StatusError::NotFound(_)) => Err(ApiError::not_found(format!("no order {id}"))),
-        Err(StatusError::Unavailable(why)) => Err(ApiError::unavailable(why)),
-        Err(StatusError::Store(e)) => Err(e.into()),
+    let doc = match reader.order_status(&id).await {
+        Ok(doc) => doc,
+        Err(StatusError::NotFound(_)) => return Err(ApiError::not_found(format!("no order {id}"))),
+        Err(StatusError::Unavailable(why)) => return Err(ApiError::unavailable(why)),
+        Err(StatusError::Store(e)) => return Err(e.into()),
+    };
+    let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal("encoding the status document", &e))?;
+    let etag = entity_tag(&body);
+    let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, "no-cache".to_owned())];
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
+    Ok((cache, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A strong entity tag for a response body: the first 16 bytes of its SHA-256, quoted.
+fn entity_tag(body: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(body)[..16]))
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Weak tags compare by their value, as RFC 9110 asks for this
+/// header.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag
+        },
+    )
 }
 
 /// How long the REST API waits for Temporal or a worker before answering 503.

@@ -147,6 +147,28 @@ pub struct EventRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a status document needs from an order's events, read with bounded queries ([`Store::event_summary`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventSummary {
+    /// Failed attempts per activity (attempts refused as another run's are not the order's failures).
+    pub failures: std::collections::BTreeMap<String, u32>,
+    /// The newest failed attempts, oldest first.
+    pub recent_failures: Vec<EventRow>,
+    /// The newest `attention` event's message.
+    pub attention: Option<String>,
+    /// Per activity, the plugin version its newest attempt ran (name and version when the store knows the digest).
+    pub digests: Vec<DigestRun>,
+}
+
+/// A plugin version an activity ran, from its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRun {
+    pub activity: String,
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+}
+
 /// A plugin version the host activated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginVersionRow {
@@ -220,6 +242,9 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
     async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
     /// An order's events, oldest first.
     async fn events(&self, order_id: &str, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+    /// Failure counts, the newest `recent` failures, the attention message and the plugin versions of an order's
+    /// events, without reading them all.
+    async fn event_summary(&self, order_id: &str, recent: u32) -> Result<EventSummary, StoreError>;
 
     /// How many orders have an `attention` event.
     async fn count_needing_attention(&self) -> Result<u64, StoreError>;

@@ -1,44 +1,102 @@
 //! The reads behind `events`, `needing_attention` and `audit_page`, as free functions over `$db`'s pool, expanded
 //! per backend like [`super::rows`] (`#[async_trait]` cannot see methods a macro adds to its impl block).
 
-/// `read_events`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
+/// `read_events`, `read_event_summary`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
 macro_rules! impl_sql_reads {
     ($db:ty) => {
+            const EVENT_COLUMNS: &str = "id, order_id, event_type, activity, attempt, outcome, message, plugin_digest,
+                                          state, payload_json, \"timestamp\"";
+
+            fn event_row(r: &<$db as sqlx::Database>::Row) -> Result<$crate::store::EventRow, $crate::store::StoreError> {
+                use sqlx::Row as _;
+                let state: Option<String> = r.try_get("state")?;
+                let attempt: Option<i32> = r.try_get("attempt")?;
+                let details: Option<sqlx::types::Json<serde_json::Value>> = r.try_get("payload_json")?;
+                Ok($crate::store::EventRow {
+                    id: r.try_get("id")?,
+                    order_id: r.try_get("order_id")?,
+                    kind: r.try_get("event_type")?,
+                    activity: r.try_get("activity")?,
+                    attempt: attempt.map(|a| a.max(0) as u32),
+                    outcome: r.try_get("outcome")?,
+                    message: r.try_get("message")?,
+                    plugin_digest: r.try_get("plugin_digest")?,
+                    state: state.as_deref().map(parse_state).transpose()?,
+                    details: details.map(|d| d.0),
+                    created_at: r.try_get("timestamp")?,
+                })
+            }
+
             async fn read_events(
                 pool: &sqlx::Pool<$db>,
                 order_id: &str,
                 limit: u32,
             ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, order_id, event_type, activity, attempt, outcome, message, plugin_digest, state,
-                            payload_json, \"timestamp\"
-                     FROM events WHERE order_id = $1 ORDER BY id LIMIT $2",
-                )
+                let rows = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE order_id = $1 ORDER BY id LIMIT $2"
+                ))
                 .bind(order_id)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row as _;
-                        let state: Option<String> = r.try_get("state")?;
-                        let attempt: Option<i32> = r.try_get("attempt")?;
-                        let details: Option<sqlx::types::Json<serde_json::Value>> = r.try_get("payload_json")?;
-                        Ok($crate::store::EventRow {
-                            id: r.try_get("id")?,
-                            order_id: r.try_get("order_id")?,
-                            kind: r.try_get("event_type")?,
-                            activity: r.try_get("activity")?,
-                            attempt: attempt.map(|a| a.max(0) as u32),
-                            outcome: r.try_get("outcome")?,
-                            message: r.try_get("message")?,
-                            plugin_digest: r.try_get("plugin_digest")?,
-                            state: state.as_deref().map(parse_state).transpose()?,
-                            details: details.map(|d| d.0),
-                            created_at: r.try_get("timestamp")?,
+                rows.iter().map(event_row).collect()
+            }
+
+            /// Four bounded reads on the `(order_id, id)` index: failure counts per activity (counted by the
+            /// database), the newest `recent` failures, the newest attention message, the newest digest per activity.
+            async fn read_event_summary(
+                pool: &sqlx::Pool<$db>,
+                order_id: &str,
+                recent: u32,
+            ) -> Result<$crate::store::EventSummary, $crate::store::StoreError> {
+                const FAILED: &str = "order_id = $1 AND event_type = 'activity' AND outcome IS NOT NULL
+                                      AND outcome NOT IN ('completed', 'refused')";
+                let counts: Vec<(String, i64)> = sqlx::query_as(&format!(
+                    "SELECT activity, COUNT(*) FROM events WHERE {FAILED} AND activity IS NOT NULL GROUP BY activity"
+                ))
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?;
+                let newest = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE {FAILED} ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(order_id)
+                .bind(i64::from(recent))
+                .fetch_all(pool)
+                .await?;
+                let mut recent_failures = newest.iter().map(event_row).collect::<Result<Vec<_>, _>>()?;
+                recent_failures.reverse();
+                let attention: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT message FROM events WHERE order_id = $1 AND event_type = 'attention' ORDER BY id DESC LIMIT 1",
+                )
+                .bind(order_id)
+                .fetch_optional(pool)
+                .await?;
+                let digests: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT e.activity, e.plugin_digest, c.name, c.version FROM events e
+                     LEFT JOIN plugin_components c ON c.digest = e.plugin_digest
+                     WHERE e.id IN (SELECT MAX(id) FROM events
+                                    WHERE order_id = $1 AND plugin_digest IS NOT NULL AND activity IS NOT NULL
+                                    GROUP BY activity)
+                     ORDER BY e.id",
+                )
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?;
+                Ok($crate::store::EventSummary {
+                    failures: counts.into_iter().map(|(a, n)| (a, n.max(0) as u32)).collect(),
+                    recent_failures,
+                    attention: attention.flatten(),
+                    digests: digests
+                        .into_iter()
+                        .map(|(activity, digest, name, version)| $crate::store::DigestRun {
+                            activity,
+                            digest,
+                            name: name.unwrap_or_default(),
+                            version: version.unwrap_or_default(),
                         })
-                    })
-                    .collect()
+                        .collect(),
+                })
             }
 
             async fn read_payments(

@@ -285,6 +285,14 @@ macro_rules! impl_sql_store {
                 read_events(&self.pool, order_id, limit).await
             }
 
+            async fn event_summary(
+                &self,
+                order_id: &str,
+                recent: u32,
+            ) -> Result<$crate::store::EventSummary, $crate::store::StoreError> {
+                read_event_summary(&self.pool, order_id, recent).await
+            }
+
             async fn count_needing_attention(&self) -> Result<u64, $crate::store::StoreError> {
                 let n: i64 =
                     sqlx::query_scalar("SELECT COUNT(DISTINCT order_id) FROM events WHERE event_type = 'attention'")

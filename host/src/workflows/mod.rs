@@ -9,7 +9,8 @@
 //!   refused, so a package is never both dispatched and refunded. It signals its parent by name
 //!   ([`messages::PACKAGE_READY`], [`messages::DISPATCH_FAILED`]), so the two modules do not import each other.
 //! - [`messages`]: signal and update payloads decoded once into the lifecycle's commands; [`options`]: timeouts and
-//!   retry policies.
+//!   retry policies; [`step`]: business steps as local activities (one workflow task instead of an activity task
+//!   and a workflow task per step).
 
 mod failure;
 pub mod messages;
@@ -17,6 +18,7 @@ mod options;
 mod order;
 mod patches;
 mod shipping;
+mod step;
 
 pub use order::OrderWorkflow;
 pub use shipping::ShippingWorkflow;

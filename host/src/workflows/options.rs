@@ -1,6 +1,10 @@
 //! Activity options: timeouts and retry policies. Chosen so that with the Trellis failure simulation on (a third of
 //! attempts fail, a third hang) an order approved at once still ships within 15 s: a hung attempt costs one
 //! start-to-close timeout, a failed one a short backoff.
+//!
+//! Each business step has its options in two forms ([`Step`]): as an activity of its own (what runs recorded before
+//! [`super::patches::LOCAL_STEPS`] replay) and as a local activity (what new runs use), with the same per-attempt
+//! timeout, retry policy, retry window and cancellation.
 
 use std::time::Duration;
 
@@ -16,10 +20,14 @@ pub const RETRY_WINDOW: Duration = Duration::from_mins(5);
 pub const DISPATCH_ATTEMPTS: u32 = 20;
 
 fn retry_policy(max_attempts: u32) -> temporalio_common::RetryPolicy {
+    retry_policy_up_to(max_attempts, Duration::from_millis(200))
+}
+
+fn retry_policy_up_to(max_attempts: u32, maximum_interval: Duration) -> temporalio_common::RetryPolicy {
     temporalio_common::RetryPolicy::builder()
         .initial_interval(Duration::from_millis(50))
         .backoff_coefficient(1.5)
-        .maximum_interval(Duration::from_millis(200))
+        .maximum_interval(maximum_interval)
         .maximum_attempts(max_attempts)
         .non_retryable_error_types([
             failure_types::PLUGIN_PERMANENT,
@@ -39,14 +47,6 @@ pub fn business(attempt_timeout: Duration) -> ActivityOptions {
     .build()
 }
 
-/// A business activity that must not be abandoned when the workflow is cancelled (the charge): it runs on a
-/// cancellation token of its own.
-pub fn detached(attempt_timeout: Duration) -> ActivityOptions {
-    let mut options = business(attempt_timeout);
-    options.cancellation_token = Some(WorkflowCancellationToken::new());
-    options
-}
-
 /// `dispatch_carrier`: a bounded number of attempts, after which the parent hears `dispatch_failed`.
 pub fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
@@ -64,6 +64,74 @@ pub fn compensation(attempt_timeout: Duration) -> ActivityOptions {
         .retry_policy(retry_policy(0))
         .cancellation_token(WorkflowCancellationToken::new())
         .build()
+}
+
+/// How long a step that must not be abandoned (the refund, recording a dispatched parcel) keeps retrying as a local
+/// activity. An activity of its own retries without end; a local activity needs a bound, so this one is far past any
+/// outage worth waiting out, and its long backoffs wait on durable timers ([`LOCAL_RETRY_TIMER_PAST`]).
+pub const NEVER_ABANDONED: Duration = Duration::from_hours(24 * 365);
+
+/// Local-activity backoffs longer than this wait on a durable timer; shorter ones retry inside the worker with
+/// nothing written to the history. While a local activity runs or retries in the worker, the workflow task stays
+/// open and a signal or cancel waits for it: so only the first quick retries (50 and 75 ms backoffs) stay in the
+/// worker, and a step that keeps failing retries on timers, with a workflow task between attempts where a cancel
+/// is heard.
+pub const LOCAL_RETRY_TIMER_PAST: Duration = Duration::from_millis(100);
+
+/// One step's options, as an activity of its own and as a local activity.
+#[derive(Debug)]
+pub struct Step {
+    pub remote: ActivityOptions,
+    pub local: LocalActivityOptions,
+}
+
+impl Step {
+    /// Cancels the step with `token` rather than with the workflow (both forms).
+    pub fn cancellation_token(mut self, token: &WorkflowCancellationToken) -> Self {
+        self.remote.cancellation_token = Some(token.clone());
+        self.local.cancellation_token = Some(token.clone());
+        self
+    }
+
+    fn local(
+        attempt_timeout: Duration,
+        window: Duration,
+        retry: temporalio_common::RetryPolicy,
+    ) -> LocalActivityOptions {
+        LocalActivityOptions::builder()
+            .start_to_close_timeout(attempt_timeout)
+            .schedule_to_close_timeout(window)
+            .retry_policy(retry)
+            .timer_backoff_threshold(LOCAL_RETRY_TIMER_PAST)
+            .build()
+    }
+}
+
+/// A business step ([`business`]).
+pub fn business_step(attempt_timeout: Duration) -> Step {
+    Step { remote: business(attempt_timeout), local: Step::local(attempt_timeout, RETRY_WINDOW, retry_policy(0)) }
+}
+
+/// A business step that must not be abandoned when the workflow is cancelled (the charge): it runs on a cancellation
+/// token of its own.
+pub fn detached_step(attempt_timeout: Duration) -> Step {
+    business_step(attempt_timeout).cancellation_token(&WorkflowCancellationToken::new())
+}
+
+/// `dispatch_carrier` ([`dispatch`]).
+pub fn dispatch_step(attempt_timeout: Duration) -> Step {
+    Step {
+        remote: dispatch(attempt_timeout),
+        local: Step::local(attempt_timeout, RETRY_WINDOW, retry_policy(DISPATCH_ATTEMPTS)),
+    }
+}
+
+/// A step retried until it succeeds and never cancelled with the workflow ([`compensation`]); as a local activity
+/// its backoff grows to a minute, on a durable timer.
+pub fn compensation_step(attempt_timeout: Duration) -> Step {
+    let retry = retry_policy_up_to(0, Duration::from_mins(1));
+    Step { remote: compensation(attempt_timeout), local: Step::local(attempt_timeout, NEVER_ABANDONED, retry) }
+        .cancellation_token(&WorkflowCancellationToken::new())
 }
 
 /// `record_state`, a local activity: bookkeeping that must happen, on a token of its own so it also runs while

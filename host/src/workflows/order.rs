@@ -9,6 +9,8 @@ use std::error::Error;
 use std::pin::pin;
 use std::time::Duration;
 
+use futures::FutureExt as _;
+
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
@@ -23,7 +25,7 @@ use temporalio_sdk::{
 use super::failure::{describe_failure, failure_kind};
 use super::messages::{self, CommandOutcome, DispatchApproval, ShippingInput};
 use super::shipping::ShippingWorkflow;
-use super::{options, patches};
+use super::{options, patches, step};
 use crate::activities::OrderActivities;
 use crate::domain::payloads::{ReceiveInput, RecordStateInput, ValidateInput};
 use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, OrderState, Refusal, StatusDocument};
@@ -57,6 +59,7 @@ impl OrderWorkflow {
         }
         // Runs recorded before the search attribute replay without its upserts.
         let mut indexed = ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE).then_some(None);
+        let local = ctx.patched(patches::LOCAL_STEPS);
         let mut next = ctx.state(|s| s.order.start());
         loop {
             if let Some(indexed) = &mut indexed {
@@ -67,23 +70,23 @@ impl OrderWorkflow {
                 Next::Receive(order) => {
                     let owner_run_id = Some(ctx.info().first_execution_run_id().to_owned()).filter(|r| !r.is_empty());
                     let input = ReceiveInput { order, owner_run_id };
-                    let options = options::business(options::RECEIVE_TIMEOUT);
-                    let result = ctx.execute_activity(OrderActivities::receive_order, input, options).await;
+                    let options = options::business_step(options::RECEIVE_TIMEOUT);
+                    let result = step::run(ctx, local, OrderActivities::receive_order, input, options).await;
                     outcome(ctx, Activity::ReceiveOrder, result, Command::Received)
                 }
-                Next::Validate(input) => validate(ctx, input).await,
+                Next::Validate(input) => validate(ctx, local, input).await,
                 Next::AwaitApproval(timeout) => await_approval(ctx, timeout).await,
                 Next::Charge(input) => {
                     // Money is never raced against a cancel, not even the server's: the charge finishes on a token
                     // of its own, then a cancel refunds it.
-                    let options = options::detached(attempt_timeout(ctx));
-                    let result = ctx.execute_activity(OrderActivities::charge_payment, input, options).await;
+                    let options = options::detached_step(attempt_timeout(ctx));
+                    let result = step::run(ctx, local, OrderActivities::charge_payment, input, options).await;
                     outcome(ctx, Activity::ChargePayment, result, Command::Charged)
                 }
                 Next::Ship { input, workflow_id, task_queue } => ship(ctx, input, workflow_id, task_queue).await,
                 Next::Refund(input) => {
-                    let options = options::compensation(attempt_timeout(ctx));
-                    let result = ctx.execute_activity(OrderActivities::refund_payment, input, options).await;
+                    let options = options::compensation_step(attempt_timeout(ctx));
+                    let result = step::run(ctx, local, OrderActivities::refund_payment, input, options).await;
                     outcome(ctx, Activity::RefundPayment, result, Command::Refunded)
                 }
                 other @ (Next::Continue | Next::ApproveDispatch { .. } | Next::CancelShipment { .. }) => {
@@ -265,16 +268,18 @@ fn attempt_timeout(ctx: &Ctx) -> Duration {
     ctx.state(|s| s.order.attempt_timeout()).unwrap_or(options::RECEIVE_TIMEOUT)
 }
 
-/// Validation, given up as soon as a cancel is accepted.
-async fn validate(ctx: &Ctx, input: ValidateInput) -> Decision {
-    let options = options::business(attempt_timeout(ctx));
-    let mut validation = pin!(ctx.execute_activity(OrderActivities::validate_order, input, options));
+/// Validation, given up as soon as a cancel is accepted. (A local validation learns of the cancel once its attempt
+/// ends: the workflow task that would deliver it is the one running the validation.)
+async fn validate(ctx: &Ctx, local: bool, input: ValidateInput) -> Decision {
+    let token = ctx.cancellation_token().child_token();
+    let options = options::business_step(attempt_timeout(ctx)).cancellation_token(&token);
+    let mut validation = pin!(step::run(ctx, local, OrderActivities::validate_order, input, options).fuse());
     let finished = select! {
         result = validation.as_mut() => Some(result),
         _ = ctx.wait_condition(|s: &OrderWorkflow| s.order.cancel_requested()) => None,
     };
     let Some(result) = finished else {
-        validation.cancel();
+        token.cancel();
         let _ = validation.as_mut().await;
         return apply(ctx, Command::Interrupted);
     };

@@ -8,3 +8,6 @@ pub const MONEY_AND_OWNERSHIP: &str = "money-and-ownership";
 
 /// Every state of an order is written to the `OrderState` search attribute ([`super::order`]).
 pub const ORDER_STATE_SEARCH_ATTRIBUTE: &str = "order-state-search-attribute";
+
+/// Business steps run as local activities ([`super::step`]): no activity task per step.
+pub const LOCAL_STEPS: &str = "local-steps";

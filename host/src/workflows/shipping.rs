@@ -15,7 +15,7 @@ use temporalio_sdk::{
 
 use super::failure::describe_failure;
 use super::messages::{self, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
-use super::{options, patches};
+use super::{options, patches, step};
 use crate::activities::ShippingActivities;
 use crate::domain::payloads::{DispatchInput, PrepareInput, ShipInput};
 use crate::domain::{Activity, Address};
@@ -44,11 +44,11 @@ impl ShippingWorkflow {
         let timeout = Duration::from_millis(input.activity_timeout_ms);
         let mut retries = BTreeMap::new();
 
+        let local = ctx.patched(patches::LOCAL_STEPS);
+
         let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
-        let packed = match ctx
-            .execute_activity(ShippingActivities::prepare_package, prepare, options::business(timeout))
-            .await
-        {
+        let options = options::business_step(timeout);
+        let packed = match step::run(ctx, local, ShippingActivities::prepare_package, prepare, options).await {
             Ok(packed) => packed,
             Err(e) => return give_up(ctx, &input, Activity::PreparePackage, &e).await,
         };
@@ -70,10 +70,8 @@ impl ShippingWorkflow {
         let mut order = input.order.clone();
         order.address = address.clone();
         let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
-        let dispatched = match ctx
-            .execute_activity(ShippingActivities::dispatch_carrier, dispatch, options::dispatch(timeout))
-            .await
-        {
+        let options = options::dispatch_step(timeout);
+        let dispatched = match step::run(ctx, local, ShippingActivities::dispatch_carrier, dispatch, options).await {
             Ok(dispatched) => dispatched,
             Err(e) => return give_up(ctx, &input, Activity::DispatchCarrier, &e).await,
         };
@@ -91,8 +89,8 @@ impl ShippingWorkflow {
         };
         // The parcel is with the carrier: recording it is retried until it is done, never abandoned — a failure
         // here would make the parent dispatch again or refund a parcel on its way.
-        let shipped =
-            ctx.execute_activity(ShippingActivities::ship_order, ship, options::compensation(timeout)).await?;
+        let options = options::compensation_step(timeout);
+        let shipped = step::run(ctx, local, ShippingActivities::ship_order, ship, options).await?;
         count(&mut retries, Activity::ShipOrder, shipped.attempt);
         ctx.state_mut(|s| s.step = "shipped".into());
         Ok(ShippingResult {
