@@ -31,6 +31,16 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 pg_isready -h 127.0.0.1 -p 5432 >&2
 
+step "browser for the console tests: Debian's chromium and chromedriver (no downloads)"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver (Debian packages)" >&2
+  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)) >&2
+fi
+chromium --version >&2
+# The console tests save a screenshot of each page here; CI keeps them.
+export UI_SCREENSHOTS=${UI_SCREENSHOTS:-$root/ci-output/ui-screenshots}
+
 step "formatting"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)
@@ -81,5 +91,8 @@ scripts/test-start.sh
 
 step "plugin kit: the examples pass plugins check; every scaffold builds outside the clone and passes it"
 scripts/check-plugin-kit.sh "$CARGO_TARGET_DIR/release/order-host"
+
+step "console screenshots (from the browser tests)"
+ls -1 "$UI_SCREENSHOTS"/*.png >&2
 
 step "all green"

@@ -85,6 +85,7 @@ impl App {
             rollout: Arc::clone(&self.rollout),
             access: self.config.access(),
             command_timeout: self.config.command_timeout,
+            finished: Arc::default(),
         })
     }
 

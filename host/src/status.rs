@@ -1,14 +1,15 @@
 //! The status read model: one document per order, the same from every process. Built from four sources: the
 //! workflow's own view (its `status` query while it runs, its final document once it has finished), the execution's
-//! description (Temporal's status, pending activity attempts and their last failure), the events table (every attempt
+//! description where the workflow has no document to give (Temporal's status, pending activity attempts and their
+//! last failure), the events table (every attempt
 //! ever made, summed up by the database in a few bounded reads) and the store's record of plugin versions (never this
 //! process's registry, which another process may not share). When the workflow cannot answer — no worker running —
 //! the database's view is returned, marked as such, rather than an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use temporalio_client::errors::WorkflowQueryError;
+use temporalio_client::errors::{WorkflowGetResultError, WorkflowQueryError};
 use temporalio_client::{
     Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
     WorkflowQueryOptions,
@@ -43,11 +44,39 @@ pub struct StatusReader {
     pub store: std::sync::Arc<dyn Store>,
     /// How long to wait for Temporal before falling back to the database's view.
     pub timeout: Duration,
+    /// The workflows' own documents of finished orders, read once.
+    pub finished: std::sync::Arc<FinishedDocuments>,
 }
 
 impl std::fmt::Debug for StatusReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StatusReader").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// The workflow's part of finished orders' documents, the newest [`FinishedDocuments::CAPACITY`]: a finished run
+/// never changes, so it is read from Temporal once per process. (The events part is read on every request.)
+#[derive(Debug, Default)]
+pub struct FinishedDocuments(std::sync::Mutex<(HashMap<String, StatusDocument>, VecDeque<String>)>);
+
+impl FinishedDocuments {
+    pub const CAPACITY: usize = 4096;
+
+    fn get(&self, order_id: &str) -> Option<StatusDocument> {
+        self.0.lock().ok()?.0.get(order_id).cloned()
+    }
+
+    fn put(&self, doc: &StatusDocument) {
+        let Ok(mut guard) = self.0.lock() else { return };
+        let (docs, order) = &mut *guard;
+        if docs.insert(doc.order_id.clone(), doc.clone()).is_none() {
+            order.push_back(doc.order_id.clone());
+        }
+        while order.len() > Self::CAPACITY {
+            if let Some(oldest) = order.pop_front() {
+                docs.remove(&oldest);
+            }
+        }
     }
 }
 
@@ -63,42 +92,71 @@ enum Answer {
 }
 
 impl StatusReader {
-    /// The merged status of order `id`. A finished order (its row says so) is not queried — a query of a closed
-    /// workflow makes a worker replay its whole history — but read from its final document (the workflow's result)
-    /// or, for a run that ended without one, from the database.
+    /// The merged status of order `id`, with one call to Temporal at most: the `status` query while the order runs;
+    /// once it has finished (its row says so), its final document — the workflow's result, read once per process,
+    /// since a query of a closed workflow makes a worker replay its whole history — or, for a run that ended without
+    /// one, the database's view with Temporal's description.
     pub async fn order_status(&self, id: &OrderId) -> Result<StatusDocument, StatusError> {
         let handle: OrderHandle = self.client.get_workflow_handle(id.to_string());
-        let row = self.store.get_order(id.as_str()).await?;
-        let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
-        let timeout = self.timeout;
-        let (answer, description, events) = tokio::join!(
-            self.workflow_view(&handle, finished),
-            tokio::time::timeout(timeout, handle.describe(WorkflowDescribeOptions::default())),
-            self.store.event_summary(id.as_str(), RECENT_ERRORS as u32),
+        let (row, events) = tokio::join!(
+            self.store.get_order(id.as_str()),
+            self.store.event_summary(id.as_str(), RECENT_ERRORS as u32)
         );
-        let events = events?;
-        let mut doc = match answer {
-            Answer::Document(doc) => *doc,
-            Answer::Unknown => match &row {
-                Some(row) => self.database_view(row, &events).await?,
-                None => return Err(StatusError::NotFound(id.to_string())),
-            },
+        let (row, events) = (row?, events?);
+        let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
+        let cached = if finished { self.finished.get(id.as_str()) } else { None };
+        let mut doc = if let Some(doc) = cached {
+            doc
+        } else {
+            let doc = self.workflow_document(&handle, id, finished, row.as_ref(), &events).await?;
+            // Only what Temporal confirmed closed: never a view made while it did not answer.
+            let closed = !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN");
+            if finished && closed && doc.notes.is_empty() {
+                self.finished.put(&doc);
+            }
+            doc
+        };
+        merge_events(&mut doc, &events);
+        Ok(doc)
+    }
+
+    /// The workflow's own document, or the database's view where it has none to give.
+    async fn workflow_document(
+        &self,
+        handle: &OrderHandle,
+        id: &OrderId,
+        finished: bool,
+        row: Option<&OrderRow>,
+        events: &EventSummary,
+    ) -> Result<StatusDocument, StatusError> {
+        match self.workflow_view(handle, finished).await {
+            Answer::Document(doc) => Ok(*doc),
+            Answer::Unknown => {
+                let Some(row) = row else { return Err(StatusError::NotFound(id.to_string())) };
+                let mut doc = self.database_view(row, events).await?;
+                self.describe_into(handle, &mut doc).await;
+                Ok(doc)
+            }
             Answer::Unavailable(why) => {
-                let Some(row) = &row else {
+                let Some(row) = row else {
                     return Err(StatusError::Unavailable(format!(
                         "{why}, and the database does not know order {id} yet"
                     )));
                 };
-                let mut doc = self.database_view(row, &events).await?;
+                let mut doc = self.database_view(row, events).await?;
+                self.describe_into(handle, &mut doc).await;
                 doc.notes.push(format!("{why}: this is the database's view"));
-                doc
+                Ok(doc)
             }
-        };
-        if let Ok(Ok(description)) = description {
-            merge_description(&mut doc, &description);
         }
-        merge_events(&mut doc, &events);
-        Ok(doc)
+    }
+
+    /// Temporal's status of the run, its id, and its pending attempts, when Temporal answers in time.
+    async fn describe_into(&self, handle: &OrderHandle, doc: &mut StatusDocument) {
+        let description = tokio::time::timeout(self.timeout, handle.describe(WorkflowDescribeOptions::default()));
+        if let Ok(Ok(description)) = description.await {
+            merge_description(doc, &description);
+        }
     }
 
     /// The workflow's own document: its `status` query while it runs, its result once it has finished.
@@ -107,8 +165,16 @@ impl StatusReader {
             let result = tokio::time::timeout(self.timeout, handle.get_result(WorkflowGetResultOptions::default()));
             return match result.await {
                 Ok(Ok(doc)) => Answer::Document(Box::new(doc)),
-                // Failed or cancelled runs end without a document; one gone from retention too: the database knows.
-                _ => Answer::Unknown,
+                // Runs that ended without a document, and runs gone from retention: the database knows.
+                Ok(Err(
+                    WorkflowGetResultError::Failed(_)
+                    | WorkflowGetResultError::Cancelled { .. }
+                    | WorkflowGetResultError::Terminated { .. }
+                    | WorkflowGetResultError::TimedOut
+                    | WorkflowGetResultError::NotFound(_),
+                )) => Answer::Unknown,
+                Ok(Err(e)) => Answer::Unavailable(format!("Temporal did not give the final document: {e}")),
+                Err(_) => Answer::Unavailable("Temporal did not give the final document in time".to_owned()),
             };
         }
         let query = handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default());

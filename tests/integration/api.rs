@@ -297,6 +297,70 @@ async fn status_reads_answer_304_while_nothing_changed_and_a_finished_order_need
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reads_who_the_caller_is_the_overview_and_each_orders_last_error() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let flags = [
+        "--client-tokens",
+        "c-1",
+        "--operator-tokens",
+        "o-1",
+        "--admin-tokens",
+        "a-1",
+        // The first validation attempt of every order fails, then the next passes.
+        "--failure-inject",
+        "validate_order:before:1",
+    ];
+    let (_host, api) = api_host(&db, HostSpec::default().with_flags(&flags)).await;
+    let who = |token: Option<&'static str>| {
+        let api = api.clone();
+        async move {
+            let bearer = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
+            api.send("GET", "/auth/whoami", None, &headers).await
+        }
+    };
+    let anonymous = who(None).await;
+    assert_eq!((anonymous.status, anonymous.body["role"].clone()), (200, serde_json::Value::Null));
+    assert_eq!(anonymous.body["may"], json!({"admin": false, "client": false, "operator": false}));
+    let operator = who(Some("o-1")).await;
+    assert_eq!(operator.body["role"], "operator");
+    assert_eq!(operator.body["may"], json!({"admin": false, "client": true, "operator": true}));
+    assert_eq!(who(Some("a-1")).await.body["may"]["admin"], true);
+    assert_error(&who(Some("guess")).await, 401, "unauthorized");
+
+    let id = order_id("last-error");
+    let client = [("authorization", "Bearer c-1"), ("content-type", "application/json")];
+    let body = br#"{"payment_id":"pay-last-error"}"#.to_vec();
+    assert_eq!(api.send("POST", &format!("/orders/{id}/start"), Some(body), &client).await.status, 202);
+    let operator = [("authorization", "Bearer o-1")];
+    let listed = wait::until(Duration::from_secs(30), "the order to be validated", || async {
+        let page = api.send("GET", "/orders", None, &operator).await;
+        let order = page.body["orders"].as_array()?.iter().find(|o| o["order_id"] == id.as_str())?.clone();
+        (order["state"] == "awaiting_approval").then_some(order)
+    })
+    .await;
+    assert!(listed["last_error"].as_str().is_some_and(|m| m.contains("injected")), "{listed}");
+
+    assert_error(&api.send("GET", "/overview", None, &[("authorization", "Bearer c-1")]).await, 403, "forbidden");
+    let overview = api.send("GET", "/overview", None, &operator).await;
+    assert_eq!(overview.status, 200, "{overview:?}");
+    assert_eq!(overview.body["counts"]["awaiting_approval"], 1);
+    assert!(overview.body["per_minute"]["last_1m"].as_f64().is_some_and(|n| n >= 1.0), "{overview:?}");
+    let failure = &overview.body["recent_failures"][0];
+    assert_eq!(
+        (failure["order_id"].as_str(), failure["activity"].as_str()),
+        (Some(id.as_str()), Some("validate_order"))
+    );
+
+    let page = api.get("/ui").await;
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"), "{page:?}");
+    let script = api.get("/ui/app.js").await;
+    assert!(script.content_type.starts_with("text/javascript"), "{script:?}");
+    assert_error(&api.get("/ui/secrets.txt").await, 404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_administration() {
     let db = TestDb::new(Backend::Sqlite).await;
     let flags = ["--admin-token", ADMIN, "--plugin-max-bytes", "4MiB"];

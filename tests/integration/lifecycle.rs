@@ -132,6 +132,45 @@ both_backends!(happy_path_ships_and_records_everything, |db: TestDb| async move 
     assert_eq!(states, [OrderState::AwaitingApproval, OrderState::Approved, OrderState::Shipping]);
 });
 
+both_backends!(local_steps_ship_under_the_trellis_simulation, |db: TestDb| async move {
+    // A third of attempts fail, a third hang past their 300 ms start-to-close timeout: as local activities, a hang
+    // must be cut off in the worker and retried, a failure retried, and every order still ship with one charge.
+    // (How fast is the bench's business: `scripts/bench.sh --chaos trellis` reports the share shipped within 15 s.)
+    let spec = HostSpec::default().with_flags(&["--failure-simulation", "trellis", "--failure-seed", "11"]);
+    let host = TestHost::start(&db, spec).await;
+    let ids: Vec<String> = (0..6).map(|i| order_id(&format!("trellis-{i}"))).collect();
+    let runs = ids.iter().map(|id| {
+        let host = &host;
+        async move {
+            let handle = orders::start(host, sample_input(id)).await;
+            orders::wait_for(&handle, OrderState::AwaitingApproval, SHIPPED_WITHIN).await;
+            orders::approve(&handle).await.expect("approval accepted");
+            orders::wait_for(&handle, OrderState::Shipped, SHIPPED_WITHIN).await;
+        }
+    });
+    futures::future::join_all(runs).await;
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for id in &ids {
+        let events = events(&host, id).await;
+        for e in events.iter().filter(|e| e.kind == "activity") {
+            *outcomes.entry(e.outcome.clone().unwrap_or_default()).or_default() += 1;
+        }
+        for activity in ["validate_order", "charge_payment", "prepare_package", "dispatch_carrier", "ship_order"] {
+            let attempts = attempts_of(&events, activity);
+            let last = attempts.last().unwrap_or_else(|| panic!("{id}: no {activity} attempt"));
+            assert_eq!(last.outcome.as_deref(), Some("completed"), "{id}: {activity} ends completed: {attempts:#?}");
+            let numbers: Vec<_> = attempts.iter().map(|e| e.attempt.unwrap()).collect();
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{id}: {activity} attempts in order: {numbers:?}");
+        }
+        let charged =
+            attempts_of(&events, "charge_payment").iter().filter(|e| e.outcome.as_deref() == Some("completed")).count();
+        assert_eq!(charged, 1, "{id}: one charge");
+    }
+    for outcome in ["simulated_hang", "simulated_failure", "completed"] {
+        assert!(outcomes.get(outcome).is_some_and(|n| *n > 0), "no {outcome} attempt in {outcomes:?}");
+    }
+});
+
 both_backends!(cancel_before_approval_charges_nothing, |db: TestDb| async move {
     let host = TestHost::start(&db, HostSpec::default()).await;
     let id = order_id("cancel-early");

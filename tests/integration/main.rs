@@ -4,6 +4,7 @@
 mod adversarial;
 mod api;
 mod canary;
+mod console;
 mod fleet;
 mod languages;
 mod lifecycle;

@@ -137,9 +137,17 @@ pub struct Address {
 
 /// Why an address was refused before it reached the workflow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid address: {}", .problems.join("; "))]
+#[error("invalid address: {}", self.messages().join("; "))]
 pub struct AddressError {
-    pub problems: Vec<String>,
+    /// Each problem with the field it is about (`street`, `city`, `state`, `zip_code`).
+    pub problems: Vec<(&'static str, String)>,
+}
+
+impl AddressError {
+    /// The problems' sentences, in order.
+    pub fn messages(&self) -> Vec<&str> {
+        self.problems.iter().map(|(_, m)| m.as_str()).collect()
+    }
 }
 
 impl Address {
@@ -156,13 +164,13 @@ impl Address {
         let zip_code = raw.zip_code.trim().to_owned();
         for (field, value) in [("street", &street), ("city", &city)] {
             if value.is_empty() {
-                problems.push(format!("{field} is missing"));
+                problems.push((field, format!("{field} is missing")));
             } else if value.chars().count() > Self::MAX_FIELD_LEN {
-                problems.push(format!("{field} is longer than {} characters", Self::MAX_FIELD_LEN));
+                problems.push((field, format!("{field} is longer than {} characters", Self::MAX_FIELD_LEN)));
             }
         }
         if !(state.len() == 2 && state.bytes().all(|b| b.is_ascii_uppercase())) {
-            problems.push(format!("state {:?} must be a two-letter code", raw.state));
+            problems.push(("state", format!("state {:?} must be a two-letter code", raw.state)));
         }
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         let zip_ok = match zip_code.split_once('-') {
@@ -170,7 +178,7 @@ impl Address {
             Some((five, four)) => digits(five, 5) && digits(four, 4),
         };
         if !zip_ok {
-            problems.push(format!("zip_code {:?} must be 5 digits or ZIP+4 (12345-6789)", raw.zip_code));
+            problems.push(("zip_code", format!("zip_code {:?} must be 5 digits or ZIP+4 (12345-6789)", raw.zip_code)));
         }
         if problems.is_empty() { Ok(Address { street, city, state, zip_code }) } else { Err(AddressError { problems }) }
     }
@@ -332,7 +340,8 @@ mod tests {
             zip_code: "6270".into(),
         })
         .unwrap_err();
-        assert_eq!(err.problems.len(), 4, "{err}");
+        let fields: Vec<_> = err.problems.iter().map(|(field, _)| *field).collect();
+        assert_eq!(fields, ["street", "city", "state", "zip_code"], "{err}");
     }
 
     #[test]

@@ -224,6 +224,10 @@ pub struct ShippingInput {
     /// Sequence number of the `shipped` state write, reserved by the parent.
     pub shipped_seq: u32,
     pub activity_timeout_ms: u64,
+    /// Run the steps as local activities. Set by parents with local steps; a child started by an older parent has
+    /// no such field and runs its steps as activities of their own.
+    #[serde(default)]
+    pub local_steps: bool,
 }
 
 /// `ShippingWorkflow`'s result.

@@ -152,6 +152,11 @@ enum Token {
 }
 
 impl Caller {
+    /// 401 if the caller showed a token that matches no list.
+    pub fn known(self) -> Result<(), ApiError> {
+        if self.token == Token::Unknown { Err(ApiError::unauthorized("unknown token")) } else { Ok(()) }
+    }
+
     /// 401 if the caller showed no valid token and needs one (or showed an unknown one); 403 if its token's role is
     /// too low.
     pub fn require(self, role: Role) -> Result<(), ApiError> {

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Problems by the body field they are about, when the caller can show each next to its field.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The JSON body of every error.
@@ -20,11 +22,27 @@ pub struct ErrorBody {
     pub error: String,
     /// A human sentence.
     pub message: String,
+    /// For an invalid body: what is wrong with each field, by field name (e.g. `{"zip_code": "…"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), fields: None }
+    }
+
+    /// An invalid address, with each problem under its field.
+    pub fn invalid_address(error: &crate::domain::AddressError) -> Self {
+        let mut fields = std::collections::BTreeMap::<String, String>::new();
+        for (field, problem) in &error.problems {
+            let entry = fields.entry((*field).to_owned()).or_default();
+            if !entry.is_empty() {
+                entry.push_str("; ");
+            }
+            entry.push_str(problem);
+        }
+        ApiError { fields: Some(fields), ..Self::unprocessable(error.to_string()) }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -69,7 +87,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.code.to_owned(), message: self.message })).into_response()
+        let body = ErrorBody { error: self.code.to_owned(), message: self.message, fields: self.fields };
+        (self.status, Json(body)).into_response()
     }
 }
 

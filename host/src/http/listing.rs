@@ -22,9 +22,18 @@ pub struct ListQuery {
     pub offset: Option<u32>,
 }
 
+/// An order in a listing: its row and its newest failed attempt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListedOrder {
+    #[serde(flatten)]
+    pub order: OrderRow,
+    /// The message of the order's newest failed activity attempt, if any.
+    pub last_error: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderList {
-    pub orders: Vec<OrderRow>,
+    pub orders: Vec<ListedOrder>,
     pub limit: u32,
     pub offset: u32,
     /// The offset of the next page, if there may be one.
@@ -59,6 +68,12 @@ pub async fn list(
     let offset = query.offset.unwrap_or(0);
     let orders = state.store.list_orders(&OrderFilter { state: filter_state, limit, offset }).await?;
     let next_offset = (orders.len() == limit as usize).then_some(offset + limit);
+    let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
+    let mut last_errors: std::collections::HashMap<_, _> = state.store.last_errors(&ids).await?.into_iter().collect();
+    let orders = orders
+        .into_iter()
+        .map(|order| ListedOrder { last_error: last_errors.remove(&order.order_id), order })
+        .collect();
     Ok(Json(OrderList { orders, limit, offset, next_offset }))
 }
 

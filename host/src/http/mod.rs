@@ -5,6 +5,7 @@
 
 mod address;
 mod auth;
+mod console;
 pub mod error;
 mod extract;
 mod listing;
@@ -53,6 +54,8 @@ pub struct StateInner {
     pub access: Access,
     /// How long to wait for Temporal or a worker before answering 503.
     pub command_timeout: Duration,
+    /// Finished orders' documents, read from Temporal once.
+    pub finished: Arc<crate::status::FinishedDocuments>,
 }
 
 impl std::ops::Deref for AppState {
@@ -94,7 +97,7 @@ impl AppState {
     paths(
         orders::start, orders::approve, orders::cancel, orders::update_address, orders::status, listing::list,
         listing::events, plugins::list, plugins::get, plugins::upload, plugins::rollback, plugins::promote, ops::healthz, ops::readyz,
-        ops::metrics, ops::openapi,
+        ops::metrics, ops::openapi, console::whoami, console::overview,
     ),
     modifiers(&BearerRoles),
     tags((name = "orders"), (name = "plugins"), (name = "operations"))
@@ -149,6 +152,11 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{slot}", get(plugins::get).put(plugins::upload))
         .route("/plugins/{slot}/rollback", post(plugins::rollback))
         .route("/plugins/{slot}/promote", post(plugins::promote))
+        .route("/overview", get(console::overview))
+        .route("/auth/whoami", get(console::whoami))
+        .route("/ui", get(console::page))
+        .route("/ui/", get(console::page))
+        .route("/ui/{file}", get(console::asset))
         .merge(ops_routes())
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)

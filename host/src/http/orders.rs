@@ -1,5 +1,6 @@
 //! `/orders`: start an order, send it commands, read its status, list orders and events.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -70,7 +71,7 @@ pub async fn start(
     }
     let payment_id = PaymentId::parse(&request.payment_id).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let address = match request.address {
-        Some(a) => Address::parse(&a).map_err(|e| ApiError::unprocessable(e.to_string()))?,
+        Some(a) => Address::parse(&a).map_err(|e| ApiError::invalid_address(&e))?,
         None => sample::address(),
     };
     let input = OrderInput {
@@ -189,7 +190,7 @@ pub async fn update_address(
     JsonBody(raw): JsonBody<AddressBody>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
     let address = Address { street: raw.street, city: raw.city, state: raw.state, zip_code: raw.zip_code };
-    let address = Address::parse(&address).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let address = Address::parse(&address).map_err(|e| ApiError::invalid_address(&e))?;
     let address = super::address::validated(&state, &id, address).await?;
     command(&state, &id, Command::UpdateAddress, to_raw(Some(&address))).await
 }
@@ -319,8 +320,12 @@ pub async fn status(
     OrderPath(id): OrderPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let reader =
-        StatusReader { client: state.client.clone(), store: state.store.clone(), timeout: state.command_timeout };
+    let reader = StatusReader {
+        client: state.client.clone(),
+        store: state.store.clone(),
+        timeout: state.command_timeout,
+        finished: Arc::clone(&state.finished),
+    };
     let doc = match reader.order_status(&id).await {
         Ok(doc) => doc,
         Err(StatusError::NotFound(_)) => return Err(ApiError::not_found(format!("no order {id}"))),

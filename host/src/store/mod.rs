@@ -246,6 +246,13 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
     /// events, without reading them all.
     async fn event_summary(&self, order_id: &str, recent: u32) -> Result<EventSummary, StoreError>;
 
+    /// The newest failed attempt's message of each of `order_ids` that has one.
+    async fn last_errors(&self, order_ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;
+    /// The newest failed activity attempts of all orders, newest first.
+    async fn recent_failures(&self, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+    /// How many orders were received at or after `since`.
+    async fn count_created_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// How many orders have an `attention` event.
     async fn count_needing_attention(&self) -> Result<u64, StoreError>;
     /// Orders with an `attention` event (something a person must look at), with the latest message; most recent

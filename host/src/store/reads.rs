@@ -1,7 +1,7 @@
 //! The reads behind `events`, `needing_attention` and `audit_page`, as free functions over `$db`'s pool, expanded
 //! per backend like [`super::rows`] (`#[async_trait]` cannot see methods a macro adds to its impl block).
 
-/// `read_events`, `read_event_summary`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
+/// `read_events`, `read_event_summary`, `read_last_errors`, `read_recent_failures`, `read_created_since`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
 macro_rules! impl_sql_reads {
     ($db:ty) => {
             const EVENT_COLUMNS: &str = "id, order_id, event_type, activity, attempt, outcome, message, plugin_digest,
@@ -49,16 +49,15 @@ macro_rules! impl_sql_reads {
                 order_id: &str,
                 recent: u32,
             ) -> Result<$crate::store::EventSummary, $crate::store::StoreError> {
-                const FAILED: &str = "order_id = $1 AND event_type = 'activity' AND outcome IS NOT NULL
-                                      AND outcome NOT IN ('completed', 'refused')";
+                let failed = format!("order_id = $1 AND {FAILED_ATTEMPT}");
                 let counts: Vec<(String, i64)> = sqlx::query_as(&format!(
-                    "SELECT activity, COUNT(*) FROM events WHERE {FAILED} AND activity IS NOT NULL GROUP BY activity"
+                    "SELECT activity, COUNT(*) FROM events WHERE {failed} AND activity IS NOT NULL GROUP BY activity"
                 ))
                 .bind(order_id)
                 .fetch_all(pool)
                 .await?;
                 let newest = sqlx::query(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE {FAILED} ORDER BY id DESC LIMIT $2"
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE {failed} ORDER BY id DESC LIMIT $2"
                 ))
                 .bind(order_id)
                 .bind(i64::from(recent))
@@ -112,6 +111,55 @@ macro_rules! impl_sql_reads {
                 .fetch_all(pool)
                 .await?;
                 rows.iter().map(payment_row).collect()
+            }
+
+            /// The failure outcome filter of the reads below (`refused` is [`crate::activities::REFUSED`]).
+            const FAILED_ATTEMPT: &str = "event_type = 'activity' AND outcome IS NOT NULL
+                                          AND outcome NOT IN ('completed', 'refused')";
+
+            async fn read_last_errors(
+                pool: &sqlx::Pool<$db>,
+                order_ids: &[String],
+            ) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
+                if order_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders: Vec<String> = (1..=order_ids.len()).map(|n| format!("${n}")).collect();
+                let sql = format!(
+                    "SELECT order_id, message FROM events WHERE id IN (
+                         SELECT MAX(id) FROM events WHERE order_id IN ({}) AND {FAILED_ATTEMPT} GROUP BY order_id)",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+                for id in order_ids {
+                    query = query.bind(id);
+                }
+                let rows = query.fetch_all(pool).await?;
+                Ok(rows.into_iter().map(|(id, message)| (id, message.unwrap_or_default())).collect())
+            }
+
+            async fn read_recent_failures(
+                pool: &sqlx::Pool<$db>,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE {FAILED_ATTEMPT} ORDER BY id DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(event_row).collect()
+            }
+
+            async fn read_created_since(
+                pool: &sqlx::Pool<$db>,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE created_at >= $1")
+                    .bind(since)
+                    .fetch_one(pool)
+                    .await?;
+                Ok(n.max(0) as u64)
             }
 
             async fn read_needing_attention(pool: &sqlx::Pool<$db>, limit: u32) -> Result<Vec<(String, String)>, $crate::store::StoreError> {

@@ -293,6 +293,27 @@ macro_rules! impl_sql_store {
                 read_event_summary(&self.pool, order_id, recent).await
             }
 
+            async fn last_errors(
+                &self,
+                order_ids: &[String],
+            ) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
+                read_last_errors(&self.pool, order_ids).await
+            }
+
+            async fn recent_failures(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
+                read_recent_failures(&self.pool, limit).await
+            }
+
+            async fn count_created_since(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                read_created_since(&self.pool, since).await
+            }
+
             async fn count_needing_attention(&self) -> Result<u64, $crate::store::StoreError> {
                 let n: i64 =
                     sqlx::query_scalar("SELECT COUNT(DISTINCT order_id) FROM events WHERE event_type = 'attention'")

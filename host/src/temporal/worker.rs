@@ -9,7 +9,7 @@ use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
-use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::{ActivityDeps, OrderActivities, ShippingActivities};
@@ -34,6 +34,13 @@ pub struct QueueNames {
 /// cancellation within a fraction of a second.
 pub const HEARTBEAT_FLUSH: Duration = Duration::from_millis(200);
 
+/// Workflow-task polls a worker keeps open, and the share of them on its queue's normal (not sticky) side. The SDK's
+/// default, 5 polls of which a fifth normal, leaves one poll to pick up every new workflow on the queue: under load
+/// (50 orders in flight) a new shipping child waited seconds for it. Order-host's workers take their steps inside
+/// workflow tasks (local activities), so workflow-task polls are nearly all they do.
+pub const WORKFLOW_TASK_POLLS: usize = 10;
+pub const NORMAL_POLL_SHARE: f32 = 0.5;
+
 /// Builds the workers for `queues` and runs them until `shutdown` resolves, then drains them.
 pub async fn run(
     client: Client,
@@ -54,6 +61,8 @@ pub async fn run(
                 .register_activities(OrderActivities::new(deps.clone()))
                 .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
                 .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
+                .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
                 .graceful_shutdown_period(Duration::from_secs(5))
                 .build(),
             Queue::Shipping => WorkerOptions::new(names.shipping.clone())
@@ -61,6 +70,8 @@ pub async fn run(
                 .register_activities(ShippingActivities::new(deps.clone()))
                 .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
                 .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
+                .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
+                .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
                 .graceful_shutdown_period(Duration::from_secs(5))
                 .build(),
         };

@@ -66,10 +66,10 @@ pub fn compensation(attempt_timeout: Duration) -> ActivityOptions {
         .build()
 }
 
-/// How long a step that must not be abandoned (the refund, recording a dispatched parcel) keeps retrying as a local
-/// activity. An activity of its own retries without end; a local activity needs a bound, so this one is far past any
-/// outage worth waiting out, and its long backoffs wait on durable timers ([`LOCAL_RETRY_TIMER_PAST`]).
-pub const NEVER_ABANDONED: Duration = Duration::from_hours(24 * 365);
+/// How long a step that must not be abandoned (the refund, recording a dispatched parcel) retries as a local
+/// activity before it becomes an activity of its own, which retries without end and without growing the history (a
+/// local activity's long retries each leave a timer and a workflow task in it).
+pub const LOCAL_COMPENSATION_WINDOW: Duration = Duration::from_mins(2);
 
 /// Local-activity backoffs longer than this wait on a durable timer; shorter ones retry inside the worker with
 /// nothing written to the history. While a local activity runs or retries in the worker, the workflow task stays
@@ -83,6 +83,9 @@ pub const LOCAL_RETRY_TIMER_PAST: Duration = Duration::from_millis(100);
 pub struct Step {
     pub remote: ActivityOptions,
     pub local: LocalActivityOptions,
+    /// When the local activity gives up, run the step again as an activity of its own (steps that must not be
+    /// abandoned).
+    pub fallback: bool,
 }
 
 impl Step {
@@ -109,7 +112,11 @@ impl Step {
 
 /// A business step ([`business`]).
 pub fn business_step(attempt_timeout: Duration) -> Step {
-    Step { remote: business(attempt_timeout), local: Step::local(attempt_timeout, RETRY_WINDOW, retry_policy(0)) }
+    Step {
+        remote: business(attempt_timeout),
+        local: Step::local(attempt_timeout, RETRY_WINDOW, retry_policy(0)),
+        fallback: false,
+    }
 }
 
 /// A business step that must not be abandoned when the workflow is cancelled (the charge): it runs on a cancellation
@@ -123,15 +130,19 @@ pub fn dispatch_step(attempt_timeout: Duration) -> Step {
     Step {
         remote: dispatch(attempt_timeout),
         local: Step::local(attempt_timeout, RETRY_WINDOW, retry_policy(DISPATCH_ATTEMPTS)),
+        fallback: false,
     }
 }
 
-/// A step retried until it succeeds and never cancelled with the workflow ([`compensation`]); as a local activity
-/// its backoff grows to a minute, on a durable timer.
+/// A step retried until it succeeds and never cancelled with the workflow ([`compensation`]): as a local activity
+/// for [`LOCAL_COMPENSATION_WINDOW`], then ([`Step::fallback`]) as an activity of its own.
 pub fn compensation_step(attempt_timeout: Duration) -> Step {
-    let retry = retry_policy_up_to(0, Duration::from_mins(1));
-    Step { remote: compensation(attempt_timeout), local: Step::local(attempt_timeout, NEVER_ABANDONED, retry) }
-        .cancellation_token(&WorkflowCancellationToken::new())
+    Step {
+        remote: compensation(attempt_timeout),
+        local: Step::local(attempt_timeout, LOCAL_COMPENSATION_WINDOW, retry_policy_up_to(0, Duration::from_secs(5))),
+        fallback: true,
+    }
+    .cancellation_token(&WorkflowCancellationToken::new())
 }
 
 /// `record_state`, a local activity: bookkeeping that must happen, on a token of its own so it also runs while

@@ -54,15 +54,19 @@ impl OrderWorkflow {
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<StatusDocument> {
-        if !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
+        // A run that takes the newest patch has every older one: it records one patch marker, not three (each is
+        // also a search-attribute upsert the server indexes). Older runs replay the patches they recorded.
+        let local = ctx.patched(patches::LOCAL_STEPS);
+        if !local && !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
             ctx.state_mut(|s| s.order.keep_original_rules());
         }
         // Runs recorded before the search attribute replay without its upserts.
-        let mut indexed = ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE).then_some(None);
-        let local = ctx.patched(patches::LOCAL_STEPS);
+        let mut indexed = (local || ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE)).then_some(None);
         let mut next = ctx.state(|s| s.order.start());
         loop {
-            if let Some(indexed) = &mut indexed {
+            if let Some(indexed) = &mut indexed
+                && (!local || next.waits())
+            {
                 index_state(ctx, indexed);
             }
             let decision = match next {
@@ -71,7 +75,7 @@ impl OrderWorkflow {
                     let owner_run_id = Some(ctx.info().first_execution_run_id().to_owned()).filter(|r| !r.is_empty());
                     let input = ReceiveInput { order, owner_run_id };
                     let options = options::business_step(options::RECEIVE_TIMEOUT);
-                    let result = step::run(ctx, local, OrderActivities::receive_order, input, options).await;
+                    let result = step::run(ctx, local, || OrderActivities::receive_order, input, options).await;
                     outcome(ctx, Activity::ReceiveOrder, result, Command::Received)
                 }
                 Next::Validate(input) => validate(ctx, local, input).await,
@@ -80,13 +84,16 @@ impl OrderWorkflow {
                     // Money is never raced against a cancel, not even the server's: the charge finishes on a token
                     // of its own, then a cancel refunds it.
                     let options = options::detached_step(attempt_timeout(ctx));
-                    let result = step::run(ctx, local, OrderActivities::charge_payment, input, options).await;
+                    let result = step::run(ctx, local, || OrderActivities::charge_payment, input, options).await;
                     outcome(ctx, Activity::ChargePayment, result, Command::Charged)
                 }
-                Next::Ship { input, workflow_id, task_queue } => ship(ctx, input, workflow_id, task_queue).await,
+                Next::Ship { mut input, workflow_id, task_queue } => {
+                    input.local_steps = local;
+                    ship(ctx, input, workflow_id, task_queue).await
+                }
                 Next::Refund(input) => {
                     let options = options::compensation_step(attempt_timeout(ctx));
-                    let result = step::run(ctx, local, OrderActivities::refund_payment, input, options).await;
+                    let result = step::run(ctx, local, || OrderActivities::refund_payment, input, options).await;
                     outcome(ctx, Activity::RefundPayment, result, Command::Refunded)
                 }
                 other @ (Next::Continue | Next::ApproveDispatch { .. } | Next::CancelShipment { .. }) => {
@@ -234,9 +241,10 @@ async fn carry_out(ctx: &Ctx, decision: Decision) -> Next {
 /// [`crate::temporal::search`]).
 const ORDER_STATE: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderState");
 
-/// Writes the order's state to [`ORDER_STATE`] when it differs from the last one written. Called before each step of
-/// the lifecycle, so the attribute names the state the order is in while that step runs (a state passed through
-/// within one step, such as `validated`, is not written).
+/// Writes the order's state to [`ORDER_STATE`] when it differs from the last one written. Called before each step
+/// that waits — for a person, for the shipment, for the end — so the attribute names the state the order is in while
+/// it waits; states passed through within one workflow task (`received`, `approved`, `charged`: local steps) are not
+/// written. (Runs recorded before [`patches::LOCAL_STEPS`] wrote it before every step.)
 fn index_state(ctx: &Ctx, indexed: &mut Option<OrderState>) {
     let state = ctx.state(|s| s.order.state());
     if *indexed != Some(state) {
@@ -273,7 +281,7 @@ fn attempt_timeout(ctx: &Ctx) -> Duration {
 async fn validate(ctx: &Ctx, local: bool, input: ValidateInput) -> Decision {
     let token = ctx.cancellation_token().child_token();
     let options = options::business_step(attempt_timeout(ctx)).cancellation_token(&token);
-    let mut validation = pin!(step::run(ctx, local, OrderActivities::validate_order, input, options).fuse());
+    let mut validation = pin!(step::run(ctx, local, || OrderActivities::validate_order, input, options).fuse());
     let finished = select! {
         result = validation.as_mut() => Some(result),
         _ = ctx.wait_condition(|s: &OrderWorkflow| s.order.cancel_requested()) => None,

@@ -9,5 +9,7 @@ pub const MONEY_AND_OWNERSHIP: &str = "money-and-ownership";
 /// Every state of an order is written to the `OrderState` search attribute ([`super::order`]).
 pub const ORDER_STATE_SEARCH_ATTRIBUTE: &str = "order-state-search-attribute";
 
-/// Business steps run as local activities ([`super::step`]): no activity task per step.
+/// Business steps run as local activities ([`super::step`]): no activity task per step. A run with this patch has
+/// every older one without recording them. A shipping child takes it only when its parent asks
+/// ([`crate::domain::payloads::ShippingInput::local_steps`]).
 pub const LOCAL_STEPS: &str = "local-steps";

@@ -15,24 +15,31 @@ use temporalio_sdk::{ActivityExecutionError, WorkflowContext};
 
 use super::options::Step;
 
-/// Runs `activity` with `input` as `options` say, locally when `local`.
+/// Runs the step `activity` names with `input` as `options` say, locally when `local`.
 pub(super) async fn run<W, AD>(
     ctx: &WorkflowContext<W>,
     local: bool,
-    activity: AD,
+    activity: impl Fn() -> AD,
     input: AD::Input,
     options: Step,
 ) -> Result<AD::Output, ActivityExecutionError>
 where
     AD: ActivityDefinition,
+    AD::Input: Clone,
     AD::Output: TemporalDeserializable,
 {
-    if local {
-        let mut options = options.local;
-        // Shown next to the step's marker in the Temporal UI.
-        options.summary = Some(activity.name().to_owned());
-        ctx.execute_local_activity(activity, input, options).await
-    } else {
-        ctx.execute_activity(activity, input, options.remote).await
+    if !local {
+        return ctx.execute_activity(activity(), input, options.remote).await;
+    }
+    let mut local_options = options.local;
+    // Shown next to the step's marker in the Temporal UI.
+    local_options.summary = Some(activity().name().to_owned());
+    let result = ctx.execute_local_activity(activity(), input.clone(), local_options).await;
+    match result {
+        Err(ActivityExecutionError::Cancelled(_)) => result,
+        // A step that must not be abandoned keeps going as an activity of its own (a permanent failure fails there
+        // again at once, as the retry policy says).
+        Err(_) if options.fallback => ctx.execute_activity(activity(), input, options.remote).await,
+        result => result,
     }
 }

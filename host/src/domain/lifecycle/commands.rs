@@ -186,6 +186,14 @@ pub enum Next {
     Finish(End),
 }
 
+impl Next {
+    /// Whether this step waits for something outside the workflow task (a person, the shipment, the end), rather
+    /// than running a step inside it.
+    pub fn waits(&self) -> bool {
+        matches!(self, Next::AwaitApproval(_) | Next::Ship { .. } | Next::Finish(_))
+    }
+}
+
 /// An accepted command: the state to write first (if any), then what to do; `message` answers a person's command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

@@ -63,6 +63,7 @@ impl Lifecycle {
             parent_workflow_id: order_id.clone(),
             shipped_seq,
             activity_timeout_ms: settings.activity_timeout_ms,
+            local_steps: false,
         };
         let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
         let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
