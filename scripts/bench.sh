@@ -67,5 +67,6 @@ fi
 say "load: $orders orders, $concurrency in flight, failure simulation $chaos"
 floor=()
 [ "$chaos" = off ] || floor=(--no-floor --status-rate 0)
+[ -z "${TEMPORAL_PID:-}" ] || floor+=(--server-pid "$TEMPORAL_PID")
 "$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" --host-pid "$HOST_PID" \
   "${floor[@]}"

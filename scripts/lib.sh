@@ -23,7 +23,9 @@ start_temporal() {
   local port
   port=$(free_port)
   "$root/scripts/temporal-dev.sh" --headless --ip 127.0.0.1 --port "$port" --log-level warn >"$work/temporal.log" 2>&1 &
-  procs+=($!)
+  # temporal-dev.sh execs the server: this is its pid (bench.sh reads its CPU time).
+  TEMPORAL_PID=$!
+  procs+=("$TEMPORAL_PID")
   for _ in $(seq 1 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.2

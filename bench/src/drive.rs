@@ -29,6 +29,9 @@ pub struct LoadArgs {
     /// The order-host process whose CPU time is read from /proc (the `serve` process).
     #[arg(long)]
     pub host_pid: Option<u32>,
+    /// The Temporal server process whose CPU time is read from /proc around each batch.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Status reads per second over running and finished orders while a batch of orders runs (0: skip).
     #[arg(long, default_value_t = 200)]
     pub status_rate: u32,
@@ -156,9 +159,9 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         };
         batch(args.warmup, concurrency, product("warm")).await;
         let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-        let cpu = report::CpuClock::start(args.host_pid);
+        let (cpu, server) = (report::CpuClock::start(args.host_pid), report::CpuClock::start(args.server_pid));
         let host = batch(orders, concurrency, product("bench")).await;
-        let host_cpu = cpu.per_order(orders);
+        let (host_cpu, host_server) = (cpu.per_order(orders), server.per_order(orders));
         let after = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
         let time = report::ActivityTime {
             plugin_s: metric_sum(&after, "order_host_plugin_call_seconds")
@@ -168,15 +171,18 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         };
         let mut level_report = report::Level {
             concurrency,
-            host: report::Side { run: host, cpu_ms_per_order: host_cpu },
+            host: report::Side { run: host, cpu_ms_per_order: host_cpu, server_cpu_ms_per_order: host_server },
             same: None,
             seed: None,
             time,
             round_trips: Vec::new(),
         };
         if let Some(floors) = &floors {
-            level_report.same = Some(floors.same_batch(&client, &level, args.warmup, orders, concurrency).await);
-            level_report.seed = Some(floors.seed_batch(&client, &level, args.warmup, orders, concurrency).await);
+            let server = args.server_pid;
+            level_report.same =
+                Some(floors.same_batch(&client, &level, (args.warmup, orders, concurrency), server).await);
+            level_report.seed =
+                Some(floors.seed_batch(&client, &level, (args.warmup, orders, concurrency), server).await);
             if n == 0 {
                 level_report.round_trips = vec![
                     ("host", round_trips(&client, &format!("bench-{level}-00000"), "-shipping-1").await),
@@ -226,9 +232,8 @@ impl Floors {
         &self,
         client: &Arc<Client>,
         level: &str,
-        warmup: usize,
-        orders: usize,
-        concurrency: usize,
+        (warmup, orders, concurrency): (usize, usize, usize),
+        server_pid: Option<u32>,
     ) -> report::Side {
         let one = |prefix: &'static str| {
             let (client, queue, level) = (Arc::clone(client), self.same_queue.clone(), level.to_owned());
@@ -238,18 +243,17 @@ impl Floors {
             }
         };
         batch(warmup, concurrency, one("floor-warm")).await;
-        let cpu = report::CpuClock::start(self.same.pid());
+        let (cpu, server) = (report::CpuClock::start(self.same.pid()), report::CpuClock::start(server_pid));
         let run = batch(orders, concurrency, one("floor")).await;
-        report::Side { run, cpu_ms_per_order: cpu.per_order(orders) }
+        report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
     }
 
     async fn seed_batch(
         &self,
         client: &Arc<Client>,
         level: &str,
-        warmup: usize,
-        orders: usize,
-        concurrency: usize,
+        (warmup, orders, concurrency): (usize, usize, usize),
+        server_pid: Option<u32>,
     ) -> report::Side {
         let one = |prefix: &'static str| {
             let (client, queues, level) = (Arc::clone(client), self.seed_queues.clone(), level.to_owned());
@@ -259,9 +263,9 @@ impl Floors {
             }
         };
         batch(warmup, concurrency, one("seed-warm")).await;
-        let cpu = report::CpuClock::start(self.seed.pid());
+        let (cpu, server) = (report::CpuClock::start(self.seed.pid()), report::CpuClock::start(server_pid));
         let run = batch(orders, concurrency, one("seed")).await;
-        report::Side { run, cpu_ms_per_order: cpu.per_order(orders) }
+        report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
     }
 
     async fn stop(self) {

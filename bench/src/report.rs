@@ -94,11 +94,12 @@ pub struct RoundTrips {
     pub events: usize,
 }
 
-/// One side of a level: its batch and its worker's CPU time per order.
+/// One side of a level: its batch, its worker's CPU time per order and the Temporal server's.
 #[derive(Debug, Clone)]
 pub struct Side {
     pub run: Run,
     pub cpu_ms_per_order: Option<f64>,
+    pub server_cpu_ms_per_order: Option<f64>,
 }
 
 /// One concurrency level: the host and, side by side on the same server, the two floors.
@@ -154,9 +155,13 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 
 fn side_line(label: &str, side: &Side) {
     line(label, &side.run);
-    if let Some(cpu) = side.cpu_ms_per_order {
-        println!("{:<6} {cpu:>8.2} ms worker CPU per order", "");
-    }
+    let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.2} ms"));
+    println!(
+        "{:<6} {:>8} worker CPU per order, {} Temporal server CPU per order",
+        "",
+        ms(side.cpu_ms_per_order),
+        ms(side.server_cpu_ms_per_order)
+    );
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -242,7 +247,7 @@ pub fn summary(levels: &[Level], status_load: Option<&StatusLoad>) {
     println!(
         "orders_per_s={:.1} floor_orders_per_s={:.1} ratio={:.2} p50_ms={:.0} p99_ms={:.0} \
          seed_floor_orders_per_s={:.1} seed_ratio={:.2} cpu_ms_per_order={:.2} seed_cpu_ms_per_order={:.2} \
-         status_p99_ms={:.1}",
+         server_cpu_ms_per_order={:.2} seed_server_cpu_ms_per_order={:.2} status_p99_ms={:.1}",
         host_rate,
         rate(last.same.as_ref()),
         ratio(host_rate, rate(last.same.as_ref())),
@@ -252,6 +257,8 @@ pub fn summary(levels: &[Level], status_load: Option<&StatusLoad>) {
         ratio(host_rate, rate(last.seed.as_ref())),
         last.host.cpu_ms_per_order.unwrap_or(0.0),
         last.seed.as_ref().and_then(|s| s.cpu_ms_per_order).unwrap_or(0.0),
+        last.host.server_cpu_ms_per_order.unwrap_or(0.0),
+        last.seed.as_ref().and_then(|s| s.server_cpu_ms_per_order).unwrap_or(0.0),
         status_p99
     );
 }
