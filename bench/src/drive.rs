@@ -206,6 +206,28 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A level's batch sizes: orders run first and not measured, orders measured, orders in flight.
+type Sizes = (usize, usize, usize);
+
+/// One floor's side: `warmup` orders named `prefixes.0`, then `orders` named `prefixes.1` with the CPU time of the
+/// floor's worker process and of the server read around them.
+async fn floor_side<F, Fut>(
+    one: impl Fn(&'static str) -> F,
+    prefixes: (&'static str, &'static str),
+    (warmup, orders, concurrency): Sizes,
+    worker_pid: Option<u32>,
+    server_pid: Option<u32>,
+) -> report::Side
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = report::Outcome>,
+{
+    batch(warmup, concurrency, one(prefixes.0)).await;
+    let (cpu, server) = (report::CpuClock::start(worker_pid), report::CpuClock::start(server_pid));
+    let run = batch(orders, concurrency, one(prefixes.1)).await;
+    report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
+}
+
 /// The two floors' worker processes, each on queues of its own.
 struct Floors {
     same: crate::floor::FloorProcess,
@@ -228,11 +250,12 @@ impl Floors {
         })
     }
 
+    /// The same-shape floor's side of a level.
     async fn same_batch(
         &self,
         client: &Arc<Client>,
         level: &str,
-        (warmup, orders, concurrency): (usize, usize, usize),
+        sizes: Sizes,
         server_pid: Option<u32>,
     ) -> report::Side {
         let one = |prefix: &'static str| {
@@ -242,17 +265,15 @@ impl Floors {
                 async move { floor_order(&client, &queue, &id).await }
             }
         };
-        batch(warmup, concurrency, one("floor-warm")).await;
-        let (cpu, server) = (report::CpuClock::start(self.same.pid()), report::CpuClock::start(server_pid));
-        let run = batch(orders, concurrency, one("floor")).await;
-        report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
+        floor_side(one, ("floor-warm", "floor"), sizes, self.same.pid(), server_pid).await
     }
 
+    /// The seed-shaped floor's side of a level.
     async fn seed_batch(
         &self,
         client: &Arc<Client>,
         level: &str,
-        (warmup, orders, concurrency): (usize, usize, usize),
+        sizes: Sizes,
         server_pid: Option<u32>,
     ) -> report::Side {
         let one = |prefix: &'static str| {
@@ -262,10 +283,7 @@ impl Floors {
                 async move { crate::seed::order(&client, &queues.0, &queues.1, &id).await }
             }
         };
-        batch(warmup, concurrency, one("seed-warm")).await;
-        let (cpu, server) = (report::CpuClock::start(self.seed.pid()), report::CpuClock::start(server_pid));
-        let run = batch(orders, concurrency, one("seed")).await;
-        report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
+        floor_side(one, ("seed-warm", "seed"), sizes, self.seed.pid(), server_pid).await
     }
 
     async fn stop(self) {

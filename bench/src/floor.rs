@@ -12,12 +12,12 @@ use order_host::activities::payloads::{
     RefundInput, Refunded, ShipInput, Shipped, ValidateInput, Validated,
 };
 use order_host::domain::{OrderInput, PluginRun, TimeoutAction};
-use order_host::temporal::worker::{HEARTBEAT_FLUSH, NORMAL_POLL_SHARE, WORKFLOW_TASK_POLLS};
+use order_host::temporal::worker::tuned;
 use order_host::workflows::{OrderWorkflow, ShippingWorkflow};
 use temporalio_client::Client;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
+use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// Activities with order-host's names and payloads that return at once.
@@ -139,24 +139,18 @@ impl NoopActivities {
 pub fn worker_options(orders_queue: &str, shipping_queue: &str) -> anyhow::Result<[WorkerOptions; 2]> {
     let activities = || NoopActivities { shipping_queue: shipping_queue.to_owned() };
     Ok([
-        WorkerOptions::new(orders_queue.to_owned())
-            .register_workflow::<OrderWorkflow>()?
-            .register_activities(activities())
-            .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-            .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-            .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
-            .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
-            .graceful_shutdown_period(Duration::from_secs(5))
-            .build(),
-        WorkerOptions::new(shipping_queue.to_owned())
-            .register_workflow::<ShippingWorkflow>()?
-            .register_activities(activities())
-            .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-            .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-            .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
-            .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
-            .graceful_shutdown_period(Duration::from_secs(5))
-            .build(),
+        tuned(
+            WorkerOptions::new(orders_queue.to_owned())
+                .register_workflow::<OrderWorkflow>()?
+                .register_activities(activities())
+                .build(),
+        ),
+        tuned(
+            WorkerOptions::new(shipping_queue.to_owned())
+                .register_workflow::<ShippingWorkflow>()?
+                .register_activities(activities())
+                .build(),
+        ),
     ])
 }
 

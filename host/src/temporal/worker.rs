@@ -41,6 +41,17 @@ pub const HEARTBEAT_FLUSH: Duration = Duration::from_millis(200);
 pub const WORKFLOW_TASK_POLLS: usize = 10;
 pub const NORMAL_POLL_SHARE: f32 = 0.5;
 
+/// `options` with the settings every order-host worker runs with (and the bench's same-shape floor, so that it
+/// measures the same workers): quick heartbeat flushes, [`WORKFLOW_TASK_POLLS`] polls, a drain period.
+pub fn tuned(mut options: WorkerOptions) -> WorkerOptions {
+    options.max_heartbeat_throttle_interval = HEARTBEAT_FLUSH;
+    options.default_heartbeat_throttle_interval = HEARTBEAT_FLUSH;
+    options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS));
+    options.nonsticky_to_sticky_poll_ratio = NORMAL_POLL_SHARE;
+    options.graceful_shutdown_period = Some(Duration::from_secs(5));
+    options
+}
+
 /// Builds the workers for `queues` and runs them until `shutdown` resolves, then drains them.
 pub async fn run(
     client: Client,
@@ -56,24 +67,18 @@ pub async fn run(
     let mut workers = Vec::new();
     for queue in queues {
         let options = match queue {
-            Queue::Orders => WorkerOptions::new(names.orders.clone())
-                .register_workflow::<OrderWorkflow>()?
-                .register_activities(OrderActivities::new(deps.clone()))
-                .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-                .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-                .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
-                .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
-                .graceful_shutdown_period(Duration::from_secs(5))
-                .build(),
-            Queue::Shipping => WorkerOptions::new(names.shipping.clone())
-                .register_workflow::<ShippingWorkflow>()?
-                .register_activities(ShippingActivities::new(deps.clone()))
-                .max_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-                .default_heartbeat_throttle_interval(HEARTBEAT_FLUSH)
-                .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_TASK_POLLS))
-                .nonsticky_to_sticky_poll_ratio(NORMAL_POLL_SHARE)
-                .graceful_shutdown_period(Duration::from_secs(5))
-                .build(),
+            Queue::Orders => tuned(
+                WorkerOptions::new(names.orders.clone())
+                    .register_workflow::<OrderWorkflow>()?
+                    .register_activities(OrderActivities::new(deps.clone()))
+                    .build(),
+            ),
+            Queue::Shipping => tuned(
+                WorkerOptions::new(names.shipping.clone())
+                    .register_workflow::<ShippingWorkflow>()?
+                    .register_activities(ShippingActivities::new(deps.clone()))
+                    .build(),
+            ),
         };
         workers.push(Worker::new(&runtime, client.clone(), options)?);
     }

@@ -34,7 +34,7 @@ fn retry_policy(max_attempts: u32) -> temporalio_common::RetryPolicy {
 }
 
 /// A business activity: bounded per attempt and overall, retried quickly.
-pub fn business(attempt_timeout: Duration) -> ActivityOptions {
+fn business(attempt_timeout: Duration) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
         schedule_to_close: RETRY_WINDOW,
         start_to_close: attempt_timeout,
@@ -44,7 +44,7 @@ pub fn business(attempt_timeout: Duration) -> ActivityOptions {
 }
 
 /// `dispatch_carrier`: a bounded number of attempts, after which the parent hears `dispatch_failed`.
-pub fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
+fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
         schedule_to_close: RETRY_WINDOW,
         start_to_close: attempt_timeout,
@@ -55,7 +55,7 @@ pub fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
 
 /// Compensation (`refund_payment`): retried until it succeeds — money must go back — and never cancelled with the
 /// workflow.
-pub fn compensation(attempt_timeout: Duration) -> ActivityOptions {
+fn compensation(attempt_timeout: Duration) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(attempt_timeout)
         .retry_policy(retry_policy(0))
         .cancellation_token(WorkflowCancellationToken::new())
