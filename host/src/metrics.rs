@@ -40,6 +40,7 @@ pub struct Metrics {
     failures: IntCounterVec,
     activity_time: HistogramVec,
     plugin_calls: HistogramVec,
+    status_reads: IntCounterVec,
     temporal: OnceLock<SocketAddr>,
 }
 
@@ -83,6 +84,12 @@ impl Default for Metrics {
                 "Plugin call latency (fresh instance + call).",
                 &["slot", "digest"],
             ),
+            status_reads: counter(
+                "order_host_status_reads_total",
+                "Status reads by where the workflow's part of the document came from: published (by this process's \
+                 worker), query, result (a finished run's), finished (this process's copy of it) or database.",
+                &["source"],
+            ),
             registry,
             temporal: OnceLock::new(),
         }
@@ -113,6 +120,11 @@ impl Metrics {
     /// Records how long one activity attempt ran in this process (failure simulation, plugin call, store, event).
     pub fn activity_time(&self, activity: &str, elapsed: Duration) {
         self.activity_time.with_label_values(&[activity]).observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one status read by where the workflow's part of the document came from.
+    pub fn status_read(&self, source: &str) {
+        self.status_reads.with_label_values(&[source]).inc();
     }
 
     /// Where the Temporal SDK exports this process's worker metrics (set once, when the workers start).

@@ -1,5 +1,6 @@
 //! The status read model: one document per order, the same from every process. Built from four sources: the
-//! workflow's own view (its `status` query while it runs, its final document once it has finished), the execution's
+//! workflow's own view (while it runs, the document it published in this process or else its `status` query; its final
+//! document once it has finished), the execution's
 //! description where the workflow has no document to give (Temporal's status, pending activity attempts and their
 //! last failure), the events table (every attempt
 //! ever made, summed up by the database in a few bounded reads) and the store's record of plugin versions (never this
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use temporalio_client::errors::{WorkflowGetResultError, WorkflowQueryError};
 use temporalio_client::{
-    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
-    WorkflowQueryOptions,
+    Client, NamespacedClient as _, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions,
+    WorkflowHandle, WorkflowQueryOptions,
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
 
@@ -46,6 +47,8 @@ pub struct StatusReader {
     pub timeout: Duration,
     /// The workflows' own documents of finished orders, read once.
     pub finished: std::sync::Arc<FinishedDocuments>,
+    /// Counts reads by where their document came from.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for StatusReader {
@@ -92,8 +95,9 @@ enum Answer {
 }
 
 impl StatusReader {
-    /// The merged status of order `id`, with one call to Temporal at most: the `status` query while the order runs;
-    /// once it has finished (its row says so), its final document — the workflow's result, read once per process,
+    /// The merged status of order `id`, with one call to Temporal at most: while the order runs, the document its
+    /// workflow published in this process (when this process's worker holds it, [`crate::workflows::published`]),
+    /// else the `status` query; once it has finished (its row says so), its final document — the workflow's result, read once per process,
     /// since a query of a closed workflow makes a worker replay its whole history — or, for a run that ended without
     /// one, the database's view with Temporal's description.
     pub async fn order_status(&self, id: &OrderId) -> Result<StatusDocument, StatusError> {
@@ -104,11 +108,18 @@ impl StatusReader {
         );
         let (row, events) = (row?, events?);
         let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
-        let cached = if finished { self.finished.get(id.as_str()) } else { None };
-        let mut doc = if let Some(doc) = cached {
+        let cached = if finished {
+            self.finished.get(id.as_str()).map(|doc| (doc, "finished"))
+        } else {
+            let published = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
+            published.map(|doc| (doc, "published"))
+        };
+        let mut doc = if let Some((doc, source)) = cached {
+            self.metrics.status_read(source);
             doc
         } else {
-            let doc = self.workflow_document(&handle, id, finished, row.as_ref(), &events).await?;
+            let (doc, source) = self.workflow_document(&handle, id, finished, row.as_ref(), &events).await?;
+            self.metrics.status_read(source);
             // Only what Temporal confirmed closed: never a view made while it did not answer.
             let closed = !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN");
             if finished && closed && doc.notes.is_empty() {
@@ -128,14 +139,14 @@ impl StatusReader {
         finished: bool,
         row: Option<&OrderRow>,
         events: &EventSummary,
-    ) -> Result<StatusDocument, StatusError> {
+    ) -> Result<(StatusDocument, &'static str), StatusError> {
         match self.workflow_view(handle, finished).await {
-            Answer::Document(doc) => Ok(*doc),
+            Answer::Document(doc) => Ok((*doc, if finished { "result" } else { "query" })),
             Answer::Unknown => {
                 let Some(row) = row else { return Err(StatusError::NotFound(id.to_string())) };
                 let mut doc = self.database_view(row, events).await?;
                 self.describe_into(handle, &mut doc).await;
-                Ok(doc)
+                Ok((doc, "database"))
             }
             Answer::Unavailable(why) => {
                 let Some(row) = row else {
@@ -146,7 +157,7 @@ impl StatusReader {
                 let mut doc = self.database_view(row, events).await?;
                 self.describe_into(handle, &mut doc).await;
                 doc.notes.push(format!("{why}: this is the database's view"));
-                Ok(doc)
+                Ok((doc, "database"))
             }
         }
     }

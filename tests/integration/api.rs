@@ -183,14 +183,19 @@ async fn approval_after_the_timeout_and_cancel_after_dispatch_are_refused() {
     let dispatched = order_id("dispatched");
     assert_eq!(api.post_json(&format!("/orders/{dispatched}/start"), r#"{"payment_id":"p2"}"#).await.status, 202);
     assert_eq!(api.post_empty(&format!("/orders/{dispatched}/signals/approve")).await.status, 200);
-    order_host_tests::wait::until(WITHIN, "dispatch approved", || async {
-        let doc = api.get(&format!("/orders/{dispatched}/status")).await.body;
-        (doc["step"] == "dispatch_carrier").then_some(())
+    // Only the shipping child knows it has dispatched (it holds the dispatch): the events show it.
+    order_host_tests::wait::until(WITHIN, "the dispatch", || async {
+        let events = api.get(&format!("/orders/{dispatched}/events")).await.body;
+        let events = events["events"].as_array().cloned().unwrap_or_default();
+        events.iter().any(|e| e["activity"] == "dispatch_carrier" && e["outcome"] == "completed").then_some(())
     })
     .await;
+    // Asked of the child, which answers that its dispatch has begun.
     let refused = api.post_empty(&format!("/orders/{dispatched}/signals/cancel")).await;
     assert_error(&refused, 409, "conflict");
     assert!(refused.message().contains("dispatched"), "{refused:?}");
+    let doc = api.get(&format!("/orders/{dispatched}/status")).await.body;
+    assert_eq!((doc["step"].as_str(), doc["payment"]["status"].as_str()), (Some("dispatch_carrier"), Some("charged")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,6 +299,47 @@ async fn status_reads_answer_304_while_nothing_changed_and_a_finished_order_need
     assert!(started.elapsed() < Duration::from_secs(1), "no wait for a worker: {:?}", started.elapsed());
     let unchanged = api.send("GET", &path, None, &[("if-none-match", shipped.etag.as_deref().unwrap())]).await;
     assert_eq!(unchanged.status, 304, "the same document from another process has the same ETag: {unchanged:?}");
+}
+
+/// Status reads by source, from `order_host_status_reads_total`.
+async fn status_reads(api: &Api, source: &str) -> u64 {
+    let metrics = api.get("/metrics").await;
+    let prefix = format!(r#"order_host_status_reads_total{{source="{source}"}} "#);
+    metrics.body.as_str().unwrap_or_default().lines().find_map(|l| l.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_orders_status_comes_from_its_workflow_in_this_process_without_a_query() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (_host, api) = api_host(&db, HostSpec::default()).await;
+    let id = order_id("published");
+    let path = format!("/orders/{id}/status");
+    assert_eq!(api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p-pub"}"#).await.status, 202);
+    api.wait_for_state(&id, "awaiting_approval", WITHIN).await;
+    let (queries, published) = (status_reads(&api, "query").await, status_reads(&api, "published").await);
+
+    let address = r#"{"street": "456 Oak Ave", "city": "Shelbyville", "state": "IL", "zip_code": "62565"}"#;
+    let moved = api.post_json(&format!("/orders/{id}/signals/update-address"), address).await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    // The change is in the very next read, which this process's worker answered without a query.
+    let read = api.get(&path).await;
+    assert_eq!(read.status, 200, "{read:?}");
+    assert_eq!(read.body["address"]["city"], "Shelbyville", "{read:?}");
+    assert_eq!(read.body["state"], "awaiting_approval");
+    assert_eq!(read.body["workflow"]["status"], "RUNNING");
+    assert_eq!(status_reads(&api, "query").await, queries, "no status query reached Temporal");
+    assert!(status_reads(&api, "published").await > published, "served from the published document");
+
+    // Finished: from the workflow's result, never from a published copy.
+    assert_eq!(api.post_empty(&format!("/orders/{id}/signals/approve")).await.status, 200);
+    let shipped = api.wait_for_state(&id, "shipped", WITHIN).await;
+    assert_eq!(shipped["address"]["city"], "Shelbyville");
+    wait::until(WITHIN, "the final document", || async {
+        let read = api.get(&path).await;
+        (read.body["workflow"]["status"] == "COMPLETED").then_some(())
+    })
+    .await;
+    assert!(status_reads(&api, "result").await >= 1, "the final document came from the run's result");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

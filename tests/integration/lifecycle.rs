@@ -58,6 +58,11 @@ async fn steps_ran_inside_workflow_tasks(host: &TestHost, id: &str) {
     for events in &histories {
         let activity_tasks = events.iter().filter(|e| e.event_type() == EventType::ActivityTaskScheduled).count();
         assert_eq!(activity_tasks, 0, "no step is an activity task of its own: {events:#?}");
+        // Delegated dispatch: nothing changed the order while it shipped, so parent and child said nothing to
+        // each other (no handshake: the child dispatched on its own authority).
+        let signals = [EventType::SignalExternalWorkflowExecutionInitiated, EventType::WorkflowExecutionSignaled];
+        let said = events.iter().filter(|e| signals.contains(&e.event_type())).count();
+        assert_eq!(said, 0, "no signal between parent and child: {events:#?}");
         for e in events {
             let Some(Attributes::MarkerRecordedEventAttributes(marker)) = &e.attributes else { continue };
             if marker.marker_name != "core_local_activity" {
@@ -224,7 +229,7 @@ both_backends!(cancel_after_dispatch_is_rejected, |db: TestDb| async move {
     let id = order_id("cancel-late");
     let handle = orders::start(&host, sample_input(&id)).await;
     orders::approve(&handle).await.unwrap();
-    orders::wait_for_step(&handle, "dispatch_carrier", SHIPPED_WITHIN).await;
+    // Only the shipping child knows it has dispatched (delegated dispatch): the events table shows it.
     wait::until(SHIPPED_WITHIN, "dispatch completed", || async {
         let e = events(&host, &id).await;
         attempts_of(&e, "dispatch_carrier").iter().any(|a| a.outcome.as_deref() == Some("completed")).then_some(())
@@ -233,6 +238,7 @@ both_backends!(cancel_after_dispatch_is_rejected, |db: TestDb| async move {
 
     let refused = orders::cancel(&handle, "too late").await.unwrap_err();
     assert!(refused.contains("already been dispatched"), "{refused}");
+    assert_eq!(orders::status(&handle).await.step, "dispatch_carrier", "the child's answer is the parent's news");
     let refused = orders::update_address(&handle, &orders::home()).await.unwrap_err();
     assert!(refused.contains("already been dispatched"), "{refused}");
     orders::cancel_signal(&handle, "too late, as a signal").await;

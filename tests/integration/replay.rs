@@ -47,6 +47,12 @@ async fn recorded_histories_replay_cleanly() {
         "shipped-local-steps-shipping.json",
         "cancelled-after-charge-local-steps.json",
         "redispatched-local-steps.json",
+        "shipped-delegated.json",
+        "shipped-delegated-shipping.json",
+        "cancelled-after-charge-delegated.json",
+        "cancelled-after-charge-delegated-shipping.json",
+        "redispatched-delegated.json",
+        "redispatched-delegated-shipping.json",
     ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
     }

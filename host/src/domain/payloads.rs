@@ -208,6 +208,29 @@ pub struct DispatchFailed {
     pub reason: String,
 }
 
+/// Parent → child (`change_shipment`, shipments with delegated dispatch): stop before the dispatch, or dispatch to
+/// a new address. The child answers an address (and a stop it cannot take) with [`ShipmentChangeAnswer`]; a stop it
+/// takes is answered by its end (cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentChange {
+    pub shipment: u32,
+    /// The parent's number for this change.
+    pub change: u32,
+    #[serde(default)]
+    pub stop: bool,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// Child → parent (`shipment_change_answered`): whether the child took change `change` (`false`: its dispatch has
+/// begun, nothing can change any more).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentChangeAnswer {
+    pub shipment: u32,
+    pub change: u32,
+    pub taken: bool,
+}
+
 /// Parent → child (`dispatch_approved`): dispatch to this address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DispatchApproval {
@@ -228,6 +251,10 @@ pub struct ShippingInput {
     /// no such field and runs its steps as activities of their own.
     #[serde(default)]
     pub local_steps: bool,
+    /// The child dispatches on its own authority, without asking (its parent asks it about cancels and address
+    /// changes instead, [`ShipmentChange`]). Set by parents with delegated dispatch; implies `local_steps`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
 }
 
 /// `ShippingWorkflow`'s result.
@@ -240,4 +267,7 @@ pub struct ShippingResult {
     /// Retries per activity inside the child.
     pub retries: BTreeMap<String, u32>,
     pub plugin: PluginRun,
+    /// The address the parcel went to (children with delegated dispatch say; older ones went to the one approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
 }

@@ -325,6 +325,7 @@ pub async fn status(
         store: state.store.clone(),
         timeout: state.command_timeout,
         finished: Arc::clone(&state.finished),
+        metrics: Arc::clone(&state.metrics),
     };
     let doc = match reader.order_status(&id).await {
         Ok(doc) => doc,

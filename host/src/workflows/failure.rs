@@ -4,7 +4,7 @@ use temporalio_common::protos::temporal::api::failure::v1::{Failure, failure::Fa
 use temporalio_sdk::ActivityExecutionError;
 
 use crate::activities::failure_types;
-use crate::domain::lifecycle::FailureKind;
+use crate::domain::lifecycle::{FailureKind, ShipmentEnd};
 
 /// The innermost failure's message (an activity failure wraps the application failure that explains it).
 pub(super) fn describe_failure(failure: Option<&Failure>) -> String {
@@ -18,6 +18,22 @@ pub(super) fn describe_failure(failure: Option<&Failure>) -> String {
     }
     message
 }
+
+/// How a shipping child ended, from its own failure: the cause right under the child-workflow failure — not deeper,
+/// where a step's cancellation or failure inside the child would be found.
+pub(super) fn shipment_end(failure: Option<&Failure>) -> ShipmentEnd {
+    let own = failure.and_then(|f| f.cause.as_deref());
+    match own.and_then(|f| f.failure_info.as_ref()) {
+        Some(FailureInfo::CanceledFailureInfo(_)) => ShipmentEnd::Cancelled,
+        Some(FailureInfo::ApplicationFailureInfo(info)) if info.r#type == DISPATCH_FAILED => {
+            ShipmentEnd::DispatchFailed
+        }
+        _ => ShipmentEnd::Other,
+    }
+}
+
+/// The failure type a shipping child ends with when it gives up without dispatching.
+pub(super) const DISPATCH_FAILED: &str = "DispatchFailed";
 
 /// How an activity's final failure counts: a cancellation, the plugin's permanent "no", or anything else.
 pub(super) fn failure_kind(error: &ActivityExecutionError) -> FailureKind {

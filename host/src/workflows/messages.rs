@@ -15,7 +15,8 @@ use temporalio_common::{SignalDefinition, UntypedWorkflow};
 use crate::domain::{Address, Command, OrderInput, Refusal};
 
 pub use crate::domain::payloads::{
-    CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult,
+    CancelRequest, CommandOutcome, DispatchApproval, DispatchFailed, PackageReady, ShipmentChange,
+    ShipmentChangeAnswer, ShippingInput, ShippingResult,
 };
 
 /// A signal to the parent `OrderWorkflow`, by its contract name: the shipping child needs no compile-time link to
@@ -39,6 +40,9 @@ impl<T: Serialize + DeserializeOwned + 'static> SignalDefinition for ToParent<T>
 pub const PACKAGE_READY: ToParent<PackageReady> = ToParent { name: "package_ready", input: PhantomData };
 /// Child → parent: this shipment cannot be dispatched.
 pub const DISPATCH_FAILED: ToParent<DispatchFailed> = ToParent { name: "dispatch_failed", input: PhantomData };
+/// Child → parent (delegated dispatch): whether a change the parent asked was taken.
+pub const SHIPMENT_CHANGE_ANSWERED: ToParent<ShipmentChangeAnswer> =
+    ToParent { name: "shipment_change_answered", input: PhantomData };
 
 /// The workflow's input: an order, or why it is not one (missing, not JSON, the wrong shape). Decoded here, not by
 /// the SDK, so a malformed start from the `temporal` CLI ends its run with the reason instead of failing every
@@ -88,6 +92,21 @@ pub fn dispatch_failed(raw: &RawValue) -> Result<Command, Refusal> {
         Some(DispatchFailed { shipment, reason }) => Ok(Command::DispatchFailed { shipment, reason }),
         None => Err(Refusal::Invalid("dispatch_failed needs {\"reason\"}".into())),
     }
+}
+
+/// `shipment_change_answered` from a delegated shipment's child.
+pub fn shipment_change_answered(raw: &RawValue) -> Result<Command, Refusal> {
+    match decode_optional::<ShipmentChangeAnswer>(raw).map_err(Refusal::Invalid)? {
+        Some(ShipmentChangeAnswer { shipment, change, taken }) => {
+            Ok(Command::ShipmentAnswered { shipment, change, taken })
+        }
+        None => Err(Refusal::Invalid("shipment_change_answered needs {\"shipment\",\"change\",\"taken\"}".into())),
+    }
+}
+
+/// `change_shipment` from the parent, for the shipping child (`None`: not a change).
+pub fn shipment_change(raw: &RawValue) -> Option<ShipmentChange> {
+    decode_optional::<ShipmentChange>(raw).ok().flatten()
 }
 
 /// A JSON payload (`json/plain`) for a command sent as a [`RawValue`]; `None` sends no payload at all.

@@ -4,6 +4,7 @@
 
 #![allow(missing_debug_implementations)] // the workflow macros generate marker types
 #![allow(clippy::needless_pass_by_value)] // handler signatures are fixed by the workflow macros
+#![allow(clippy::unused_async)] // every handler that changes the order is async (see the handlers), waiting or not
 
 use std::error::Error;
 use std::pin::pin;
@@ -17,13 +18,14 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, CancellableFutureWithReason,
-    ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions, SyncWorkflowContext, TimerResult,
+    ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions, TimerResult, WaitConditionOptions,
     WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowIdReusePolicy, WorkflowResult,
     WorkflowTermination,
 };
 
-use super::failure::{describe_failure, failure_kind};
-use super::messages::{self, CommandOutcome, DispatchApproval, ShippingInput};
+use super::failure::{describe_failure, failure_kind, shipment_end};
+use super::messages::{self, CommandOutcome, DispatchApproval, ShipmentChange, ShippingInput};
+use super::published::Publication;
 use super::shipping::ShippingWorkflow;
 use super::{options, patches, step};
 use crate::activities::OrderActivities;
@@ -34,6 +36,8 @@ use crate::domain::{Activity, Command, Decision, End, Lifecycle, Next, OrderStat
 #[workflow]
 pub struct OrderWorkflow {
     order: Lifecycle,
+    /// Where this run's status document is published for this process's status reads.
+    publication: Publication,
 }
 
 type Ctx = WorkflowContext<OrderWorkflow>;
@@ -49,20 +53,26 @@ impl OrderWorkflow {
             Ok(order) => Lifecycle::new(order),
             Err(reason) => Lifecycle::unreadable(ctx.workflow_id(), reason),
         };
-        OrderWorkflow { order }
+        let publication = Publication::new(ctx.namespace(), ctx.workflow_id(), ctx.run_id());
+        OrderWorkflow { order, publication }
     }
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<StatusDocument> {
         // A run that takes the newest patch has every older one: it records one patch marker, not three (each is
         // also a search-attribute upsert the server indexes). Older runs replay the patches they recorded.
-        let local = ctx.patched(patches::LOCAL_STEPS);
+        let delegated = ctx.patched(patches::DELEGATED_DISPATCH);
+        let local = delegated || ctx.patched(patches::LOCAL_STEPS);
+        if delegated {
+            ctx.state_mut(|s| s.order.delegate_dispatch());
+        }
         if !local && !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
             ctx.state_mut(|s| s.order.keep_original_rules());
         }
         // Runs recorded before the search attribute replay without its upserts.
         let mut indexed = (local || ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE)).then_some(None);
         let mut next = ctx.state(|s| s.order.start());
+        publish(ctx);
         loop {
             if let Some(indexed) = &mut indexed
                 && (!local || next.waits())
@@ -70,7 +80,13 @@ impl OrderWorkflow {
                 index_state(ctx, indexed);
             }
             let decision = match next {
-                Next::Finish(end) => return finish(ctx, &end),
+                Next::Finish(end) => {
+                    // An update waiting for a shipment's answer was answered by the same command that ended the
+                    // order: let it reply before the run closes (nothing is recorded for the wait).
+                    let handlers = ctx.clone();
+                    let _ = ctx.wait_condition(move |_| handlers.all_handlers_finished()).await;
+                    return finish(ctx, &end);
+                }
                 Next::Receive(order) => {
                     let owner_run_id = Some(ctx.info().first_execution_run_id().to_owned()).filter(|r| !r.is_empty());
                     let input = ReceiveInput { order, owner_run_id };
@@ -96,7 +112,10 @@ impl OrderWorkflow {
                     let result = step::run(ctx, local, || OrderActivities::refund_payment, input, options).await;
                     outcome(ctx, Activity::RefundPayment, result, Command::Refunded)
                 }
-                other @ (Next::Continue | Next::ApproveDispatch { .. } | Next::CancelShipment { .. }) => {
+                other @ (Next::Continue
+                | Next::ApproveDispatch { .. }
+                | Next::CancelShipment { .. }
+                | Next::AskShipment(_)) => {
                     panic!("the lifecycle asked for {other:?} outside a shipment")
                 }
             };
@@ -104,24 +123,30 @@ impl OrderWorkflow {
         }
     }
 
+    // Every handler that changes the order is async, even those that never wait: the SDK runs async handlers after
+    // the sync ones of the same workflow task, so mixing the two would apply a task's signals and updates out of the
+    // order they arrived in (and replay old histories differently). All async, they run in arrival order, before the
+    // run loop looks at the order.
+
     // ---- commands as signals: applied, or noted when refused (a signal has nobody to answer) ----
 
     /// Approves the order (no payload, or `{}`).
     #[signal]
-    pub fn approve_order(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.order.apply_signal(messages::approve(&input));
+    pub async fn approve_order(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        signal(ctx, "approve_order", Ok(messages::approve(&input)));
     }
 
     /// Cancels the order (`{"reason"?}`), with a refund if it was charged.
     #[signal]
-    pub fn cancel_order(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.order.apply_signal(messages::cancel_leniently(&input));
+    pub async fn cancel_order(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        signal(ctx, "cancel_order", Ok(messages::cancel_leniently(&input)));
     }
 
     /// Changes the delivery address (`{"street","city","state","zip_code"}`).
     #[signal]
-    pub fn update_address(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.signal("update_address", self.address_command(&input));
+    pub async fn update_address(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        let command = ctx.state(|s| s.address_command(&input));
+        signal(ctx, "update_address", command);
     }
 
     // ---- the same commands as updates: the validator and the update ask the same decision ----
@@ -132,8 +157,11 @@ impl OrderWorkflow {
     }
 
     #[update(name = "approve_order")]
-    pub fn approve_order_update(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) -> CommandOutcome {
-        self.update("approve_order", Ok(messages::approve(&input)))
+    pub async fn approve_order_update(
+        ctx: &mut WorkflowContext<Self>,
+        input: RawValue,
+    ) -> Result<CommandOutcome, Box<dyn Error + Send + Sync>> {
+        answer(ctx, "approve_order", Ok(messages::approve(&input))).await
     }
 
     #[update_validator(cancel_order_update)]
@@ -141,9 +169,14 @@ impl OrderWorkflow {
         self.check(messages::cancel(input))
     }
 
+    /// Answered when the cancel is decided: at once, or — the shipment's child holds the dispatch — when it has
+    /// stopped (accepted) or said its dispatch has begun (refused).
     #[update(name = "cancel_order")]
-    pub fn cancel_order_update(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) -> CommandOutcome {
-        self.update("cancel_order", messages::cancel(&input))
+    pub async fn cancel_order_update(
+        ctx: &mut WorkflowContext<Self>,
+        input: RawValue,
+    ) -> Result<CommandOutcome, Box<dyn Error + Send + Sync>> {
+        answer(ctx, "cancel_order", messages::cancel(&input)).await
     }
 
     #[update_validator(update_address_update)]
@@ -151,23 +184,34 @@ impl OrderWorkflow {
         self.check(self.address_command(input))
     }
 
+    /// Answered like `cancel_order`: at once, or when the shipment's child took the address or refused it.
     #[update(name = "update_address")]
-    pub fn update_address_update(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) -> CommandOutcome {
-        self.update("update_address", self.address_command(&input))
+    pub async fn update_address_update(
+        ctx: &mut WorkflowContext<Self>,
+        input: RawValue,
+    ) -> Result<CommandOutcome, Box<dyn Error + Send + Sync>> {
+        let command = ctx.state(|s| s.address_command(&input));
+        answer(ctx, "update_address", command).await
     }
 
     // ---- child → parent ----
 
     /// The shipping child reports that a shipment cannot be dispatched (`{"shipment","reason"}`).
     #[signal]
-    pub fn dispatch_failed(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.signal("dispatch_failed", messages::dispatch_failed(&input));
+    pub async fn dispatch_failed(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        signal(ctx, "dispatch_failed", messages::dispatch_failed(&input));
     }
 
     /// The shipping child has packed the parcel and asks whether it may dispatch (`{"shipment","package_id"}`).
     #[signal]
-    pub fn package_ready(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
-        self.signal("package_ready", messages::package_ready(&input));
+    pub async fn package_ready(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        signal(ctx, "package_ready", messages::package_ready(&input));
+    }
+
+    /// A delegated shipment's child answers a change asked of it (`{"shipment","change","taken"}`).
+    #[signal]
+    pub async fn shipment_change_answered(ctx: &mut WorkflowContext<Self>, input: RawValue) {
+        signal(ctx, "shipment_change_answered", messages::shipment_change_answered(&input));
     }
 
     /// The status document.
@@ -184,29 +228,53 @@ impl OrderWorkflow {
         messages::update_address(input)
     }
 
-    fn signal(&mut self, name: &str, command: Result<Command, Refusal>) {
-        match command {
-            Ok(command) => self.order.apply_signal(command),
-            Err(refusal) => self.order.note_refusal(name, &refusal),
-        }
+    /// Publishes the status document for this process's status reads (see [`super::published`]).
+    fn publish(&self, replaying: bool) {
+        self.publication.publish(replaying, |workflow_id, run_id| self.order.document(workflow_id, run_id));
     }
 
     fn check(&self, command: Result<Command, Refusal>) -> Validation {
         self.order.decide(command?).map(drop).map_err(Into::into)
     }
+}
 
-    /// Applies an update the validator accepted. It cannot be refused now (nothing ran in between), but if it were,
-    /// the caller hears why rather than a made-up success.
-    fn update(&mut self, name: &str, command: Result<Command, Refusal>) -> CommandOutcome {
-        let decision = command.and_then(|c| self.order.apply(c));
-        match decision {
-            Ok(decision) => self.order.outcome(name, &decision),
-            Err(refusal) => {
-                let refused = Decision { record: None, next: Next::Continue, message: Some(refusal.to_string()) };
-                self.order.outcome(name, &refused)
-            }
-        }
+/// What a cancel or address update answers: the outcome, or why it was refused after its validator accepted it (a
+/// delegated shipment's child said its dispatch has begun).
+type Answer = Result<CommandOutcome, Box<dyn Error + Send + Sync>>;
+
+/// Applies an update the validator accepted and answers it: at once, or — a change a delegated shipment's child must
+/// be asked about — once the answer is known (the driver asks; the child or the shipment's end answers).
+async fn answer(ctx: &Ctx, name: &str, command: Result<Command, Refusal>) -> Answer {
+    let replaying = ctx.is_replaying();
+    let decision = ctx.state_mut(|s| {
+        let decision = command.and_then(|c| s.order.apply(c));
+        s.publish(replaying);
+        decision
+    });
+    // Refused now though its validator passed: a command that arrived earlier in the same workflow task changed the
+    // order first (validators run as each command arrives, handlers in arrival order after). The caller hears why.
+    let decision = decision?;
+    let Some(change) = decision.ask else { return Ok(ctx.state(|s| s.order.outcome(name, &decision))) };
+    // Not cut short by a server cancel: that cancel is itself asked of the shipment, and this answer follows.
+    let options = WaitConditionOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
+    let _ = ctx.wait_condition_with_options(|s: &OrderWorkflow| s.order.answered(change), options).await;
+    match ctx.state_mut(|s| s.order.take_answer(change)) {
+        Some(Ok(message)) => Ok(ctx.state(|s| s.order.outcome(name, &Decision::answer(message)))),
+        Some(Err(refusal)) => Err(refusal.into()),
+        None => Err(format!("change {change} was answered twice").into()),
     }
+}
+
+/// Applies a command that arrived as a signal, or notes why it was refused (a signal has nobody to answer).
+fn signal(ctx: &Ctx, name: &str, command: Result<Command, Refusal>) {
+    let replaying = ctx.is_replaying();
+    ctx.state_mut(|s| {
+        match command {
+            Ok(command) => s.order.apply_signal(command),
+            Err(refusal) => s.order.note_refusal(name, &refusal),
+        }
+        s.publish(replaying);
+    });
 }
 
 /// Applies a command from the driver, after noting a server-side cancellation if one arrived. A refusal here is a
@@ -214,8 +282,17 @@ impl OrderWorkflow {
 /// fix rather than taking a wrong turn.
 fn apply(ctx: &Ctx, command: Command) -> Decision {
     note_server_cancel(ctx);
-    ctx.state_mut(|s| s.order.apply(command))
-        .unwrap_or_else(|refusal| panic!("lifecycle refused the driver: {refusal}"))
+    let decision = ctx
+        .state_mut(|s| s.order.apply(command))
+        .unwrap_or_else(|refusal| panic!("lifecycle refused the driver: {refusal}"));
+    publish(ctx);
+    decision
+}
+
+/// Publishes the run's status document after the driver changed it.
+fn publish(ctx: &Ctx) {
+    let replaying = ctx.is_replaying();
+    ctx.state(|s| s.publish(replaying));
 }
 
 /// Tells the lifecycle that the server asked the workflow to cancel, once it has.
@@ -226,6 +303,7 @@ fn note_server_cancel(ctx: &Ctx) -> bool {
     }
     let reason = token.reason().unwrap_or_else(|| "workflow cancelled".into());
     let _ = ctx.state_mut(|s| s.order.apply(Command::ServerCancelled { reason }));
+    publish(ctx);
     true
 }
 
@@ -313,6 +391,7 @@ async fn await_approval(ctx: &Ctx, timeout: Duration) -> Decision {
 /// cancelled first, and reports how it ended.
 async fn ship(ctx: &Ctx, mut input: ShippingInput, workflow_id: String, task_queue: String) -> Decision {
     let shipment = input.shipment;
+    let delegated = input.delegated;
     // The order as it stands now, after the `shipping` state write: an address changed meanwhile reaches the child.
     input.order = ctx.state(|s| s.order.order().clone());
     // The child has a cancellation token of its own: only this loop cancels it, and only before its dispatch was
@@ -334,11 +413,11 @@ async fn ship(ctx: &Ctx, mut input: ShippingInput, workflow_id: String, task_que
     let mut child = pin!(started.result());
     let result = loop {
         let server_cancel = note_server_cancel(ctx);
-        if ctx.state(|s| s.order.must_finish_shipment()) {
+        if !delegated && ctx.state(|s| s.order.must_finish_shipment()) {
             // Too late to stop the parcel: let the shipment finish.
             break child.as_mut().await;
         }
-        if !server_cancel {
+        if !server_cancel && !delegated {
             select! {
                 result = child.as_mut() => break result,
                 _ = ctx.wait_condition(|s: &OrderWorkflow| s.order.shipment_needs_driver()) => {},
@@ -364,17 +443,49 @@ async fn ship(ctx: &Ctx, mut input: ShippingInput, workflow_id: String, task_que
                     let reason = format!("cannot reach the shipping workflow: {e}");
                     apply(ctx, Command::DispatchApprovalUndelivered { shipment, reason });
                 }
+                continue;
+            }
+            Next::AskShipment(change) => {
+                ask_shipment(ctx, &workflow_id, change).await;
+                continue;
             }
             _ => {}
+        }
+        if delegated {
+            // The child holds the dispatch: wait for its end, for a change to ask it, or for the server's cancel
+            // (which is asked of it too) — noticed once, and never cutting this wait short.
+            let cancel = ctx.cancellation_token();
+            let woken =
+                move |s: &OrderWorkflow| s.order.shipment_needs_driver() || (!server_cancel && cancel.is_cancelled());
+            let options = WaitConditionOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
+            select! {
+                result = child.as_mut() => break result,
+                _ = ctx.wait_condition_with_options(woken, options) => {},
+            }
         }
     };
     match result {
         Ok(shipped) => apply(ctx, Command::Shipped(shipped)),
         Err(e) => {
             let message = describe_failure(e.failure());
-            apply(ctx, Command::ShipmentFailed { shipment, message, at: ctx.workflow_time() })
+            let end = shipment_end(e.failure());
+            apply(ctx, Command::ShipmentFailed { shipment, message, at: ctx.workflow_time(), end })
         }
     }
+}
+
+/// Sends change `change` to the delegated shipment's child (`change_shipment`), on a token of its own: a cancel
+/// landing now must not stop the question that decides it.
+async fn ask_shipment(ctx: &Ctx, workflow_id: &str, change: ShipmentChange) {
+    let number = change.change;
+    let options = SignalWorkflowOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
+    let sent = ctx
+        .external_workflow(workflow_id.to_owned(), None)
+        .signal(ShippingWorkflow::change_shipment, messages::to_raw(Some(&change)), options)
+        .await;
+    // Not delivered: the child has just ended, and its end answers the change.
+    let undelivered = sent.err().map(|e| e.to_string());
+    apply(ctx, Command::ShipmentAsked { change: number, undelivered });
 }
 
 /// How the run ends in Temporal: a server-side cancel as Canceled, a failure as Failed, anything else completes

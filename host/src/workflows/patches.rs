@@ -13,3 +13,8 @@ pub const ORDER_STATE_SEARCH_ATTRIBUTE: &str = "order-state-search-attribute";
 /// every older one without recording them. A shipping child takes it only when its parent asks
 /// ([`crate::domain::payloads::ShippingInput::local_steps`]).
 pub const LOCAL_STEPS: &str = "local-steps";
+
+/// Shipments are started with the go-ahead: the child dispatches without asking, and the parent asks it about cancels
+/// and address changes instead ([`crate::domain::lifecycle::Dispatch::Delegated`]). Implies [`LOCAL_STEPS`]; a
+/// shipping child takes it only when its parent asks ([`crate::domain::payloads::ShippingInput::delegated`]).
+pub const DELEGATED_DISPATCH: &str = "delegated-dispatch";

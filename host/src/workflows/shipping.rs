@@ -1,32 +1,50 @@
 //! `ShippingWorkflow`: one shipping attempt of an order, as a child on the `shipping` queue.
 
 #![allow(missing_debug_implementations)] // the workflow macros generate marker types
+#![allow(clippy::needless_pass_by_value)] // handler signatures are fixed by the workflow macros
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
+
+use futures::FutureExt as _;
+use temporalio_common::data_converters::RawValue;
 
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, SignalWorkflowOptions, SyncWorkflowContext,
-    TimerResult, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
+    TimerResult, WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination,
 };
 
-use super::failure::describe_failure;
-use super::messages::{self, DispatchApproval, DispatchFailed, PackageReady, ShippingInput, ShippingResult};
+use super::failure::{DISPATCH_FAILED, describe_failure};
+use super::messages::{
+    self, DispatchApproval, DispatchFailed, PackageReady, ShipmentChangeAnswer, ShippingInput, ShippingResult,
+};
 use super::{options, patches, step};
 use crate::activities::ShippingActivities;
 use crate::domain::payloads::{DispatchInput, PrepareInput, ShipInput};
 use crate::domain::{Activity, Address};
 
-/// One shipment: prepare → wait for the parent's dispatch approval → dispatch → ship.
+/// One shipment: prepare → dispatch → ship. With delegated dispatch (new parents) it dispatches on its own authority
+/// and answers the parent's `change_shipment` questions: a stop or an address is taken until the dispatch begins,
+/// refused after. Children of older parents wait for the parent's dispatch approval after packing instead.
 #[workflow]
 pub struct ShippingWorkflow {
     input: ShippingInput,
-    /// The address the parent approved the dispatch to.
+    /// The address the parent approved the dispatch to (the handshake).
     approved_address: Option<Address>,
     step: String,
+    /// Delegated dispatch: the dispatch has begun, changes are refused from now on.
+    dispatch_begun: bool,
+    /// Delegated dispatch: a stop was taken (this shipment ends cancelled, undispatched).
+    stop: bool,
+    /// Delegated dispatch: the address a change asked for, taken before the dispatch.
+    address: Option<Address>,
+    /// Delegated dispatch: answers owed to the parent.
+    answers: Vec<ShipmentChangeAnswer>,
 }
 
 type Ctx = WorkflowContext<ShippingWorkflow>;
@@ -35,7 +53,15 @@ type Ctx = WorkflowContext<ShippingWorkflow>;
 impl ShippingWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: ShippingInput) -> Self {
-        ShippingWorkflow { input, approved_address: None, step: Activity::PreparePackage.name().into() }
+        ShippingWorkflow {
+            input,
+            approved_address: None,
+            step: Activity::PreparePackage.name().into(),
+            dispatch_begun: false,
+            stop: false,
+            address: None,
+            answers: Vec::new(),
+        }
     }
 
     #[run]
@@ -45,7 +71,11 @@ impl ShippingWorkflow {
         let mut retries = BTreeMap::new();
 
         // Asked for by the parent, in the input; the patch marker makes a child that a worker of older code ran
-        // (which ignores the field and runs activities of their own) replay as it ran.
+        // (which ignores the field and runs activities of their own) replay as it ran. One marker per run: the newest
+        // implies the older.
+        if input.delegated && ctx.patched(patches::DELEGATED_DISPATCH) {
+            return delegated(ctx, &input, timeout).await;
+        }
         let local = input.local_steps && ctx.patched(patches::LOCAL_STEPS);
 
         let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
@@ -102,7 +132,29 @@ impl ShippingWorkflow {
             eta_days: dispatched.eta_days,
             retries,
             plugin: dispatched.plugin,
+            address: None,
         })
+    }
+
+    /// Delegated dispatch: the parent asks to stop before the dispatch, or to dispatch to a new address
+    /// (`{"shipment","change","stop"?,"address"?}`). Taken until the dispatch begins. A stop taken is answered by
+    /// this run's end (cancelled, undispatched); everything else by `shipment_change_answered`.
+    #[signal]
+    pub fn change_shipment(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
+        let Some(change) = messages::shipment_change(&input) else { return };
+        if !self.input.delegated || change.shipment != self.input.shipment {
+            return;
+        }
+        let taken = !self.dispatch_begun;
+        if taken {
+            self.stop |= change.stop;
+            if let Some(address) = change.address {
+                self.address = Some(address);
+            }
+        }
+        if !(taken && change.stop) {
+            self.answers.push(ShipmentChangeAnswer { shipment: change.shipment, change: change.change, taken });
+        }
     }
 
     /// The parent approves the dispatch, to this address.
@@ -121,6 +173,106 @@ impl ShippingWorkflow {
 fn count(retries: &mut BTreeMap<String, u32>, activity: Activity, attempt: u32) {
     if attempt > 1 {
         retries.insert(activity.name().into(), attempt - 1);
+    }
+}
+
+/// The shipment with delegated dispatch: prepare (given up if a stop is taken meanwhile), then — unless a stop was
+/// taken — dispatch to the newest address taken and ship, answering the parent's changes while any step runs.
+async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> WorkflowResult<ShippingResult> {
+    let mut retries = BTreeMap::new();
+    let stop = ctx.cancellation_token().child_token();
+    let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
+    let options = options::business_step(timeout).cancellation_token(&stop);
+    let prepared =
+        answering(ctx, step::run(ctx, true, || ShippingActivities::prepare_package, prepare, options), Some(&stop));
+    let packed = match prepared.await {
+        Ok(packed) => packed,
+        Err(e) => return give_up(ctx, input, Activity::PreparePackage, &e).await,
+    };
+    count(&mut retries, Activity::PreparePackage, packed.attempt);
+
+    // The last moment a change is taken: from here on the parcel is going.
+    let (stopped, address) = ctx.state_mut(|s| {
+        s.dispatch_begun = !s.stop;
+        if !s.stop {
+            Activity::DispatchCarrier.name().clone_into(&mut s.step);
+        }
+        (s.stop, s.address.clone().unwrap_or_else(|| s.input.order.address.clone()))
+    });
+    if stopped {
+        send_answers(ctx).await;
+        return Err(WorkflowTermination::cancelled());
+    }
+    let mut order = input.order.clone();
+    order.address = address.clone();
+    let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
+    // On a token of its own: this run ends cancelled only before its dispatch (the parent counts on it), so not even
+    // a cancel sent to it from outside interrupts the dispatch.
+    let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
+    let dispatching = step::run(ctx, true, || ShippingActivities::dispatch_carrier, dispatch, options);
+    let dispatched = match answering(ctx, dispatching, None).await {
+        Ok(dispatched) => dispatched,
+        Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
+    };
+    count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
+
+    ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
+    let ship = ShipInput {
+        order_id: input.order.order_id.clone(),
+        shipment: input.shipment,
+        package_id: packed.package.package_id.clone(),
+        carrier: dispatched.carrier.clone(),
+        tracking: dispatched.tracking.clone(),
+        address: address.clone(),
+        seq: input.shipped_seq,
+    };
+    // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
+    let options = options::compensation_step(timeout);
+    let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
+    count(&mut retries, Activity::ShipOrder, shipped.attempt);
+    ctx.state_mut(|s| s.step = "shipped".into());
+    Ok(ShippingResult {
+        package_id: packed.package.package_id,
+        carrier: dispatched.carrier,
+        tracking: dispatched.tracking,
+        eta_days: dispatched.eta_days,
+        retries,
+        plugin: dispatched.plugin,
+        address: Some(address),
+    })
+}
+
+/// Awaits `step`, answering the parent's changes meanwhile. With `stopper`, a stop taken meanwhile cancels the step
+/// (which then ends as cancelled).
+async fn answering<T>(ctx: &Ctx, step: impl Future<Output = T>, stopper: Option<&WorkflowCancellationToken>) -> T {
+    let mut step = pin!(step.fuse());
+    loop {
+        let stoppable = stopper.is_some();
+        let owed = move |s: &ShippingWorkflow| !s.answers.is_empty() || (stoppable && s.stop);
+        let options = WaitConditionOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
+        select! {
+            out = step.as_mut() => return out,
+            _ = ctx.wait_condition_with_options(owed, options) => {},
+        }
+        send_answers(ctx).await;
+        if let Some(token) = stopper
+            && ctx.state(|s| s.stop)
+        {
+            token.cancel();
+            return step.await;
+        }
+    }
+}
+
+/// Sends the answers owed to the parent (`shipment_change_answered`), on tokens of their own. An answer that cannot
+/// be delivered is not retried: the parent reads this shipment's end instead.
+async fn send_answers(ctx: &Ctx) {
+    let (parent, answers) = ctx.state_mut(|s| (s.input.parent_workflow_id.clone(), std::mem::take(&mut s.answers)));
+    for answer in answers {
+        let options = SignalWorkflowOptions::builder().cancellation_token(WorkflowCancellationToken::new()).build();
+        let sent =
+            ctx.external_workflow(parent.clone(), None).signal(messages::SHIPMENT_CHANGE_ANSWERED, answer, options);
+        let _ = sent.await;
     }
 }
 
@@ -179,7 +331,7 @@ async fn not_dispatched(ctx: &Ctx, input: &ShippingInput, reason: String) -> Wor
         .signal(messages::DISPATCH_FAILED, failed, SignalWorkflowOptions::default())
         .await?;
     Err(ApplicationFailure::builder(format!("shipment {} failed: {reason}", input.shipment))
-        .type_name("DispatchFailed".to_owned())
+        .type_name(DISPATCH_FAILED.to_owned())
         .non_retryable(true)
         .build()
         .into())

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::domain::payloads::{
-    ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ShippingInput, ShippingResult,
-    ValidateInput, Validated,
+    ChargeInput, Charged, Received, RecordStateInput, RefundInput, Refunded, ShipmentChange, ShippingInput,
+    ShippingResult, ValidateInput, Validated,
 };
 use crate::domain::{Activity, Address, OrderInput, OrderState};
 
@@ -82,6 +82,13 @@ pub enum Command {
         shipment: u32,
         reason: String,
     },
+    /// `shipment_change_answered`: the child of a delegated shipment took change `change`, or refused it because its
+    /// dispatch has begun.
+    ShipmentAnswered {
+        shipment: u32,
+        change: u32,
+        taken: bool,
+    },
 
     // ---- from Temporal ----
     /// The server asked the workflow to cancel.
@@ -120,6 +127,12 @@ pub enum Command {
         shipment: u32,
         reason: String,
     },
+    /// Change `change` was sent to the delegated shipment's child (`undelivered`: why it could not be; the child's
+    /// end will answer it).
+    ShipmentAsked {
+        change: u32,
+        undelivered: Option<String>,
+    },
     /// The shipping child could not be started.
     ShipmentNotStarted {
         reason: String,
@@ -131,7 +144,21 @@ pub enum Command {
         shipment: u32,
         message: String,
         at: Option<SystemTime>,
+        /// How it ended, by its own result.
+        end: ShipmentEnd,
     },
+}
+
+/// How a shipping child that did not ship ended, as its own result says: anyone can send the child's signals, but
+/// only the child's code decides how its run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentEnd {
+    /// Cancelled: a child with delegated dispatch ends so only before its dispatch.
+    Cancelled,
+    /// Failed with `DispatchFailed`: the child gave up without dispatching (and said so by `dispatch_failed`).
+    DispatchFailed,
+    /// Anything else (terminated, timed out, a step that failed for good after the dispatch): the parcel may be out.
+    Other,
 }
 
 impl Command {
@@ -143,6 +170,8 @@ impl Command {
             Command::UpdateAddress(_) => "update_address",
             Command::PackageReady { .. } => "package_ready",
             Command::DispatchFailed { .. } => "dispatch_failed",
+            Command::ShipmentAnswered { .. } => "shipment_change_answered",
+            Command::ShipmentAsked { .. } => "change_shipment",
             Command::ServerCancelled { .. } => "server_cancel",
             Command::ApprovalWaitEnded { .. } => "approval_wait_ended",
             Command::Interrupted => "interrupted",
@@ -180,6 +209,8 @@ pub enum Next {
     ApproveDispatch { shipment: u32, address: Address },
     /// Cancel the current child and wait for it to end.
     CancelShipment { reason: String },
+    /// Send this change to the delegated shipment's child (`change_shipment`).
+    AskShipment(ShipmentChange),
     /// Refund the payment (compensation, on a token of its own).
     Refund(RefundInput),
     /// The lifecycle is over.
@@ -195,20 +226,28 @@ impl Next {
 }
 
 /// An accepted command: the state to write first (if any), then what to do; `message` answers a person's command.
+/// A change a delegated shipment must be asked about is answered later: `ask` names it
+/// ([`super::Lifecycle::take_answer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub record: Option<RecordStateInput>,
     pub next: Next,
     pub message: Option<String>,
+    pub ask: Option<u32>,
 }
 
 impl Decision {
     pub(super) fn next(next: Next) -> Decision {
-        Decision { record: None, next, message: None }
+        Decision { record: None, next, message: None, ask: None }
     }
 
-    pub(super) fn answer(message: impl Into<String>) -> Decision {
-        Decision { record: None, next: Next::Continue, message: Some(message.into()) }
+    /// An accepted command's answer.
+    pub fn answer(message: impl Into<String>) -> Decision {
+        Decision { record: None, next: Next::Continue, message: Some(message.into()), ask: None }
+    }
+
+    pub(super) fn ask(change: u32) -> Decision {
+        Decision { record: None, next: Next::Continue, message: None, ask: Some(change) }
     }
 }
 

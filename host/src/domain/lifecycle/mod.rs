@@ -6,6 +6,12 @@
 //! carries out the [`Decision`] — write a state ([`Decision::record`]), then do [`Decision::next`]. A signal, an update's
 //! validator and the update itself all go through the same decision, so they can never disagree.
 //!
+//! Shipping, new runs ([`Lifecycle::delegate_dispatch`]): the child is started with the go-ahead ([`Dispatch::Delegated`])
+//! and a cancel or address change is an [`Ask`] — sent to the child, answered when the child takes it, refuses it
+//! (its dispatch has begun) or ends. What decides money is only the child's own end ([`ShipmentEnd`]): a stop is
+//! honoured once the child ended cancelled, a parcel is refunded or dispatched again only after the child ended
+//! without dispatching. Runs recorded before keep the handshake (`Packing` → `Ready` → `Approved`).
+//!
 //! ```text
 //! Receiving ─► Validating ─► AwaitingApproval ─► Charging ─► Shipping{1..n} ─► Ended(Shipped)
 //!     │            │               │                 │            │
@@ -19,14 +25,14 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{Command, Decision, End, FailureKind, Next, Refusal};
+pub use commands::{Command, Decision, End, FailureKind, Next, Refusal, ShipmentEnd};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use super::payloads::OrderSettings;
-use super::{Activity, OrderInput, OrderState, PaymentStatus, PluginRun, RecentError, ShippingStatus};
+use super::{Activity, Address, OrderInput, OrderState, PaymentStatus, PluginRun, RecentError, ShippingStatus};
 
 /// How many failures the status document keeps.
 pub const RECENT_ERRORS: usize = 10;
@@ -73,13 +79,55 @@ pub enum Dispatch {
     Approved,
     /// The child reported that this shipment cannot be dispatched.
     Failed,
+    /// Delegated dispatch (new runs): the child was started with the go-ahead and dispatches unless it takes a stop
+    /// first. Whether it has begun is known only to the child: cancels and address changes are asked of it
+    /// ([`Ask`]), and the update that asked waits for the answer.
+    Delegated,
+    /// The delegated child answered that its dispatch has begun: no cancel, no new address.
+    Dispatching,
 }
 
 impl Dispatch {
     /// The parcel is (or is about to be) with the carrier: no cancel, no new address.
     pub fn is_committed(self) -> bool {
-        matches!(self, Dispatch::Ready | Dispatch::Approved)
+        matches!(self, Dispatch::Ready | Dispatch::Approved | Dispatch::Dispatching)
     }
+
+    /// The parcel may be with the carrier unless the child said its dispatch failed: the go-ahead was given.
+    fn went_ahead(self) -> bool {
+        matches!(self, Dispatch::Approved | Dispatch::Delegated | Dispatch::Dispatching)
+    }
+}
+
+/// Who decides whether a shipment may dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// The parent, when the child asks after packing (runs recorded before delegated dispatch).
+    Handshake,
+    /// The child, started with the go-ahead; the parent asks it about changes ([`Dispatch::Delegated`]).
+    Delegated,
+}
+
+/// A change asked of a delegated shipment's child, and its answer once known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    shipment: u32,
+    change: Change,
+    /// Sent to the child (or found unreachable: then its end answers).
+    sent: bool,
+    /// Asked by a signal: nobody waits for the answer, a refusal is kept as a note.
+    by_signal: bool,
+    /// The accepted command's message, or why it was refused.
+    answer: Option<Result<String, Refusal>>,
+}
+
+/// What is asked of a delegated shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Stop before the dispatch: a person's cancel (with its reason), or the server's.
+    Stop { reason: Option<String>, by_server: bool },
+    /// Dispatch to this address.
+    Address(Address),
 }
 
 /// One order, as the workflow holds it and the `status` query reports it.
@@ -113,6 +161,11 @@ pub struct Lifecycle {
     attention: Option<String>,
     /// Which rules this run follows: see [`Rules`].
     rules: Rules,
+    /// Who decides a shipment's dispatch.
+    handover: Handover,
+    /// Changes asked of the running shipment, by number.
+    asks: BTreeMap<u32, Ask>,
+    next_ask: u32,
     address_version: u32,
     retries: BTreeMap<String, u32>,
     recent_errors: Vec<RecentError>,
@@ -148,6 +201,9 @@ impl Lifecycle {
             parcel_may_be_out: false,
             attention: None,
             rules: Rules::Guarded,
+            handover: Handover::Handshake,
+            asks: BTreeMap::new(),
+            next_ask: 0,
             address_version: 0,
             retries: BTreeMap::new(),
             recent_errors: Vec::new(),
@@ -177,6 +233,31 @@ impl Lifecycle {
         self.rules = Rules::Original;
     }
 
+    /// Starts shipments with the go-ahead, asking the child about changes (runs with delegated dispatch).
+    pub fn delegate_dispatch(&mut self) {
+        self.handover = Handover::Delegated;
+    }
+
+    /// The answer to change `change` once the child (or the shipment's end) gave it: the accepted command's message,
+    /// or why it was refused. Taking it forgets the change.
+    pub fn take_answer(&mut self, change: u32) -> Option<Result<String, Refusal>> {
+        let answer = self.asks.get(&change)?.answer.clone()?;
+        self.asks.remove(&change);
+        Some(answer)
+    }
+
+    /// Whether change `change` has its answer.
+    pub fn answered(&self, change: u32) -> bool {
+        self.asks.get(&change).is_none_or(|ask| ask.answer.is_some())
+    }
+
+    /// Marks change `change` as asked by a signal: nobody takes its answer, a refusal becomes a note.
+    pub fn asked_by_signal(&mut self, change: u32) {
+        if let Some(ask) = self.asks.get_mut(&change) {
+            ask.by_signal = true;
+        }
+    }
+
     /// Whether the money-and-ownership guards apply.
     pub(super) fn guarded(&self) -> bool {
         self.rules == Rules::Guarded
@@ -204,11 +285,14 @@ impl Lifecycle {
         Ok(decision)
     }
 
-    /// Applies a command that arrived as a signal: a refusal is kept as a note, since a signal has no one to answer.
+    /// Applies a command that arrived as a signal: a refusal is kept as a note, since a signal has no one to answer
+    /// (also one that comes later, from a delegated shipment's child).
     pub fn apply_signal(&mut self, command: Command) {
         let name = command.name();
-        if let Err(refusal) = self.apply(command) {
-            self.note_refusal(name, &refusal);
+        match self.apply(command) {
+            Ok(Decision { ask: Some(change), .. }) => self.asked_by_signal(change),
+            Ok(_) => {}
+            Err(refusal) => self.note_refusal(name, &refusal),
         }
     }
 
@@ -229,9 +313,11 @@ impl Lifecycle {
         self.cancel.is_some()
     }
 
-    /// The running shipment needs the driver: a dispatch approval is owed, or a cancel can still stop it.
+    /// The running shipment needs the driver: a dispatch approval is owed, a cancel can still stop it, or a change
+    /// is to be asked of it.
     pub fn shipment_needs_driver(&self) -> bool {
         match self.stage {
+            Stage::Shipping { dispatch: Dispatch::Delegated, shipment } => self.unsent_ask(shipment).is_some(),
             Stage::Shipping { dispatch, .. } => {
                 dispatch == Dispatch::Ready || (self.cancel.is_some() && !dispatch.is_committed())
             }
@@ -242,6 +328,10 @@ impl Lifecycle {
     /// What the driver does for the running shipment now (after it woke, or when the server cancelled).
     pub fn shipment_step(&self) -> Next {
         let Stage::Shipping { shipment, dispatch } = self.stage else { return Next::Continue };
+        if dispatch == Dispatch::Delegated {
+            // Only the child knows whether its dispatch has begun: it is asked, never cancelled from here.
+            return self.unsent_ask(shipment).map_or(Next::Continue, Next::AskShipment);
+        }
         let cancel_now = self.server_cancel.is_some() || self.cancel.is_some();
         if cancel_now && !dispatch.is_committed() {
             let reason = self.cancel.clone().unwrap_or_else(|| "order cancelled".into());
@@ -251,6 +341,16 @@ impl Lifecycle {
             return Next::ApproveDispatch { shipment, address: self.order.address.clone() };
         }
         Next::Continue
+    }
+
+    /// The first change not yet sent to shipment `shipment`'s child, as the child is sent it.
+    fn unsent_ask(&self, shipment: u32) -> Option<crate::domain::payloads::ShipmentChange> {
+        let (&change, ask) = self.asks.iter().find(|(_, ask)| ask.shipment == shipment && !ask.sent)?;
+        let (stop, address) = match &ask.change {
+            Change::Stop { .. } => (true, None),
+            Change::Address(address) => (false, Some(address.clone())),
+        };
+        Some(crate::domain::payloads::ShipmentChange { shipment, change, stop, address })
     }
 
     /// The server cancelled, but the parcel is already committed: the shipment must be allowed to finish.

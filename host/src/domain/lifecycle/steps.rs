@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Decision, Dispatch, End, FailureKind, Lifecycle, Next, Refusal, Stage};
+use super::{Decision, Dispatch, End, FailureKind, Handover, Lifecycle, Next, Refusal, Stage};
 use crate::domain::payloads::{ChargeInput, RefundInput, ShippingInput};
 use crate::domain::{Activity, OrderState, PaymentState, ShippingStatus};
 
@@ -21,7 +21,7 @@ impl Lifecycle {
         self.approval_deadline.clone_from(&deadline);
         self.stage = Stage::AwaitingApproval { deadline };
         let record = self.record(OrderState::AwaitingApproval, "manual_review", None);
-        Decision { record: Some(record), next: Next::AwaitApproval(timeout), message: None }
+        Decision { record: Some(record), next: Next::AwaitApproval(timeout), message: None, ask: None }
     }
 
     pub(super) fn approval_settled_then_charge(&mut self) -> Decision {
@@ -38,7 +38,7 @@ impl Lifecycle {
             amount_cents: self.total_cents.unwrap_or_else(|| self.order.total_cents()),
             seq,
         };
-        Decision { record: Some(record), next: Next::Charge(charge), message: None }
+        Decision { record: Some(record), next: Next::Charge(charge), message: None, ask: None }
     }
 
     /// Starts shipping attempt `shipment`, or fails the order when the attempts are used up.
@@ -53,7 +53,9 @@ impl Lifecycle {
             return self.end(self.cancelled());
         }
         self.shipping = ShippingStatus { attempt: shipment, ..ShippingStatus::default() };
-        self.stage = Stage::Shipping { shipment, dispatch: Dispatch::Packing };
+        let delegated = self.handover == Handover::Delegated;
+        let dispatch = if delegated { Dispatch::Delegated } else { Dispatch::Packing };
+        self.stage = Stage::Shipping { shipment, dispatch };
         let record = self.record(OrderState::Shipping, Activity::PreparePackage.name(), None);
         let shipped_seq = self.next_seq();
         let order_id = self.order.order_id.clone();
@@ -64,10 +66,11 @@ impl Lifecycle {
             shipped_seq,
             activity_timeout_ms: settings.activity_timeout_ms,
             local_steps: false,
+            delegated,
         };
         let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
         let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
-        Decision { record: Some(record), next, message: None }
+        Decision { record: Some(record), next, message: None, ask: None }
     }
 
     pub(super) fn activity_failed(
@@ -110,6 +113,8 @@ impl Lifecycle {
     /// one whose outcome is unknown (it failed without the processor saying no). A parcel that may be with the
     /// carrier is never refunded: a person decides.
     pub(super) fn end(&mut self, end: End) -> Decision {
+        // Whatever was still asked of a shipment is answered now: the order is ending.
+        self.refuse_all_asks(&Refusal::Finished(end.state()));
         if end == End::Shipped {
             return self.finalize(end);
         }
@@ -150,6 +155,6 @@ impl Lifecycle {
         self.state = state;
         state.as_str().clone_into(&mut self.step);
         self.stage = Stage::Ended(end.clone());
-        Decision { record, next: Next::Finish(end), message: None }
+        Decision { record, next: Next::Finish(end), message: None, ask: None }
     }
 }

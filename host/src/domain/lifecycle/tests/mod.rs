@@ -1,6 +1,7 @@
 //! Table tests of the lifecycle: every stage against every command a person, the child or the server can send, then
 //! the paths through the driver's outcomes ([`paths`]). No Temporal, no I/O; milliseconds.
 
+mod delegated;
 mod money;
 mod paths;
 
@@ -60,6 +61,7 @@ pub(super) fn shipped() -> Command {
         eta_days: 2,
         retries: BTreeMap::from([("dispatch_carrier".to_owned(), 1)]),
         plugin: plugin("shipping"),
+        address: None,
     })
 }
 

@@ -54,15 +54,28 @@ fn a_refund_refused_for_good_tells_a_person() {
 #[test]
 fn a_shipment_failing_after_its_dispatch_was_approved_is_neither_redispatched_nor_refunded() {
     let mut o = at(At::DispatchApproved);
-    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "ship_order: store down".into(), at: None }]);
+    let d = run(
+        &mut o,
+        [Command::ShipmentFailed {
+            shipment: 1,
+            message: "ship_order: store down".into(),
+            at: None,
+            end: ShipmentEnd::Other,
+        }],
+    );
     assert!(matches!(d.next, Next::Finish(End::Failed { .. })), "no second shipment, no refund: {d:?}");
     let attention = d.record.and_then(|r| r.attention).expect("a person is told");
     assert!(attention.contains("may be with the carrier"), "{attention}");
 
-    // A dispatch the child reported as failed is safe to try again.
+    // A dispatch the child reported as failed, and ended on, is safe to try again.
     let mut o = at(At::DispatchApproved);
     run(&mut o, [Command::DispatchFailed { shipment: 1, reason: "carrier down".into() }]);
-    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "failed".into(), at: None }]);
+    let failed = Command::ShipmentFailed { shipment: 1, message: "failed".into(), at: None, end: ShipmentEnd::Other };
+    let d = o.decide(failed).unwrap();
+    assert!(matches!(d.next, Next::Finish(End::Failed { .. })), "a forged dispatch_failed, then a terminate: {d:?}");
+    let failed =
+        Command::ShipmentFailed { shipment: 1, message: "failed".into(), at: None, end: ShipmentEnd::DispatchFailed };
+    let d = run(&mut o, [failed]);
     assert!(matches!(d.next, Next::Ship { .. }), "{d:?}");
 }
 
@@ -90,6 +103,9 @@ fn runs_recorded_before_the_guards_replay_the_original_rules() {
     o.keep_original_rules();
     let ready = Command::PackageReady { shipment: 1, package_id: "pkg-1".into() };
     run(&mut o, to_charging.into_iter().chain([charged(), ready, Command::DispatchApprovalSent { shipment: 1 }]));
-    let d = run(&mut o, [Command::ShipmentFailed { shipment: 1, message: "gone".into(), at: None }]);
+    let d = run(
+        &mut o,
+        [Command::ShipmentFailed { shipment: 1, message: "gone".into(), at: None, end: ShipmentEnd::Other }],
+    );
     assert!(matches!(d.next, Next::Ship { .. }), "the original rules shipped again: {d:?}");
 }

@@ -135,7 +135,12 @@ fn dispatch_failed_retries_shipping_then_fails_and_refunds_on_the_last_attempt()
     let fail = |n: u32| {
         [
             Command::DispatchFailed { shipment: n, reason: format!("carrier {n} refused") },
-            Command::ShipmentFailed { shipment: n, message: "child failed".into(), at: None },
+            Command::ShipmentFailed {
+                shipment: n,
+                message: "child failed".into(),
+                at: None,
+                end: ShipmentEnd::DispatchFailed,
+            },
         ]
     };
     let d = run(&mut o, fail(1));
@@ -204,7 +209,10 @@ fn outcomes_that_do_not_fit_the_stage_are_refused() {
 fn recent_errors_keep_the_latest_ten() {
     let mut o = charged_with_attempts(20);
     for n in 1..=12 {
-        run(&mut o, [Command::ShipmentFailed { shipment: n, message: format!("m{n}"), at: None }]);
+        run(
+            &mut o,
+            [Command::ShipmentFailed { shipment: n, message: format!("m{n}"), at: None, end: ShipmentEnd::Other }],
+        );
     }
     let doc = o.document("w", "r");
     assert_eq!(doc.recent_errors.len(), RECENT_ERRORS);
