@@ -85,6 +85,17 @@ pub async fn result(client: &Client, id: &str) -> Option<OrderState> {
 
 /// One order through the REST API: start with the seed's body, approve at once, wait for the end.
 pub async fn rest_order(http: &reqwest::Client, api: &str, client: &Client, id: &str) -> Outcome {
+    rest_order_then(http, api, client, id, || {}).await
+}
+
+/// [`rest_order`], calling `started_hook` once the start was answered.
+pub async fn rest_order_then(
+    http: &reqwest::Client,
+    api: &str,
+    client: &Client,
+    id: &str,
+    started_hook: impl FnOnce(),
+) -> Outcome {
     let started = Instant::now();
     let start = http
         .post(format!("{api}/orders/{id}/start"))
@@ -95,6 +106,7 @@ pub async fn rest_order(http: &reqwest::Client, api: &str, client: &Client, id: 
     if !start.is_ok_and(|r| r.status().as_u16() == 202) {
         return Outcome { state: None, elapsed: started.elapsed() };
     }
+    started_hook();
     let _ = http.post(format!("{api}/orders/{id}/signals/approve")).send().await;
     let state = result(client, id).await;
     Outcome { state, elapsed: started.elapsed() }

@@ -121,6 +121,8 @@ pub struct StatusLoad {
     pub not_modified: usize,
     pub errors: usize,
     pub orders: Run,
+    /// Reads by where the host took the document from (its `order_host_status_reads_total`).
+    pub sources: std::collections::BTreeMap<&'static str, f64>,
 }
 
 /// A process's CPU time (user + system) from `/proc/<pid>/stat`, read around a batch.
@@ -228,6 +230,8 @@ pub fn status(load: &StatusLoad) {
         load.not_modified,
         load.errors
     );
+    let sources: Vec<String> = load.sources.iter().map(|(source, n)| format!("{source} {n:.0}")).collect();
+    println!("status documents by source: {}", sources.join(", "));
 }
 
 /// The machine-readable summary (DESIGN.md): the last level's figures, the seed-shaped floor's, and status reads.

@@ -1,6 +1,8 @@
 //! Status reads under load: `GET /orders/{id}/status` at a fixed rate, over orders that are running and orders that
 //! have finished, while a batch of orders runs through the API. Reads of a finished order send the `ETag` of its last
-//! answer in `If-None-Match`, as a poller would.
+//! answer in `If-None-Match`, as a poller would. Like a poller, the load reads only orders that were started: the
+//! batch's orders join it as their start is answered (and stay once they have finished). Where the host took each
+//! read's document from is counted from its `/metrics` around the load.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,11 +31,12 @@ pub async fn under_load(client: &Arc<Client>, http: &reqwest::Client, api: &str,
     };
     batch(FINISHED, IN_FLIGHT, order("status-done")).await;
     let finished: Vec<String> = (0..FINISHED).map(|i| id("status-done", i)).collect();
-    let running: Vec<String> = (0..ORDERS).map(|i| id("status-live", i)).collect();
+    let started: Arc<Mutex<Vec<String>>> = Arc::default();
+    let before = sources(http, api).await;
 
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let reader = {
-        let (http, api) = (http.clone(), api.to_owned());
+        let (http, api, started) = (http.clone(), api.to_owned(), Arc::clone(&started));
         tokio::spawn(async move {
             let etags: Arc<Mutex<HashMap<String, String>>> = Arc::default();
             let mut reads = tokio::task::JoinSet::new();
@@ -45,12 +48,15 @@ pub async fn under_load(client: &Arc<Client>, http: &reqwest::Client, api: &str,
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                // Every other read is of a finished order; the others go to the running batch.
-                let conditional = n.is_multiple_of(2);
-                let id = if conditional {
-                    finished[(n / 2) % finished.len()].clone()
-                } else {
-                    running[(n / 2) % running.len()].clone()
+                // Every other read is of a finished order; the others go to the batch's started orders, newest first.
+                let live = started.lock().ok().and_then(|s| {
+                    let recent = s.len().min(IN_FLIGHT * 2);
+                    (recent > 0).then(|| s[s.len() - 1 - (n / 2) % recent].clone())
+                });
+                let conditional = n.is_multiple_of(2) || live.is_none();
+                let id = match live {
+                    Some(id) if !conditional => id,
+                    _ => finished[(n / 2) % finished.len()].clone(),
                 };
                 n += 1;
                 let (http, api, etags) = (http.clone(), api.clone(), Arc::clone(&etags));
@@ -71,10 +77,53 @@ pub async fn under_load(client: &Arc<Client>, http: &reqwest::Client, api: &str,
             load
         })
     };
-    let orders = batch(ORDERS, IN_FLIGHT, order("status-live")).await;
+    let live = {
+        let (http, api, started) = (http.clone(), api.to_owned(), Arc::clone(&started));
+        move |i: usize| {
+            let (http, api, client, started, id) =
+                (http.clone(), api.clone(), Arc::clone(client), Arc::clone(&started), id("status-live", i));
+            async move { rest_order_noting_start(&http, &api, &client, &id, &started).await }
+        }
+    };
+    let orders = batch(ORDERS, IN_FLIGHT, live).await;
     let _ = stop.send(true);
     let (latencies, not_modified, errors) = reader.await.unwrap_or_default();
-    StatusLoad { rate, latencies, not_modified, errors, orders }
+    let after = sources(http, api).await;
+    let sources =
+        after.into_iter().map(|(source, n)| (source, n - before.get(source).copied().unwrap_or(0.0))).collect();
+    StatusLoad { rate, latencies, not_modified, errors, orders, sources }
+}
+
+/// An order through the API, as [`rest_order`], that joins `started` once its start is answered.
+async fn rest_order_noting_start(
+    http: &reqwest::Client,
+    api: &str,
+    client: &Client,
+    id: &str,
+    started: &Mutex<Vec<String>>,
+) -> crate::report::Outcome {
+    crate::drive::rest_order_then(http, api, client, id, || {
+        if let Ok(mut started) = started.lock() {
+            started.push(id.to_owned());
+        }
+    })
+    .await
+}
+
+/// Where the host took status documents from, so far: `order_host_status_reads_total` by source.
+async fn sources(http: &reqwest::Client, api: &str) -> std::collections::BTreeMap<&'static str, f64> {
+    let text = match http.get(format!("{api}/metrics")).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    ["published", "closed", "query", "result", "finished", "database"]
+        .into_iter()
+        .map(|source| {
+            let prefix = format!(r#"order_host_status_reads_total{{source="{source}"}} "#);
+            let n = text.lines().find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok()).unwrap_or(0.0);
+            (source, n)
+        })
+        .collect()
 }
 
 /// One status read; a 404 (an order of the batch not started yet) counts as an answer, a 5xx or no answer as an error.

@@ -87,7 +87,8 @@ impl Default for Metrics {
             status_reads: counter(
                 "order_host_status_reads_total",
                 "Status reads by where the workflow's part of the document came from: published (by this process's \
-                 worker), query, result (a finished run's), finished (this process's copy of it) or database.",
+                 worker), closed (the result of a run that completed in this process), query, result (a finished \
+                 run's, from Temporal), finished (this process's copy of it) or database.",
                 &["source"],
             ),
             registry,

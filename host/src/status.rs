@@ -109,7 +109,9 @@ impl StatusReader {
         let (row, events) = (row?, events?);
         let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
         let cached = if finished {
-            self.finished.get(id.as_str()).map(|doc| (doc, "finished"))
+            let published = || crate::workflows::published::documents().closed(&self.client.namespace(), id.as_str());
+            let cached = self.finished.get(id.as_str()).map(|doc| (doc, "finished"));
+            cached.or_else(|| published().map(|doc| (doc, "closed")))
         } else {
             let published = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
             published.map(|doc| (doc, "published"))

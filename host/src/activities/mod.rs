@@ -26,7 +26,7 @@ use crate::domain::OrderSettings;
 use crate::domain::{OrderOptions, TimeoutAction};
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
-use crate::store::Store;
+use crate::store::{NewEvent, Store, StoreError, Transition};
 
 /// The worker's defaults for orders that do not bring their own options.
 #[derive(Debug, Clone)]
@@ -65,6 +65,38 @@ pub struct ActivityDeps {
     pub failure: FailureSimulation,
     pub defaults: OrderDefaults,
     pub metrics: Arc<Metrics>,
+}
+
+/// Writes a state the order entered (`record_state`'s work, also done first by a step that carries it): the
+/// `attention` event if any, the state if its sequence number is newer than the row's, and a `state` event when it
+/// was. Whether the state was applied.
+pub(crate) async fn write_state(store: &dyn Store, input: &payloads::RecordStateInput) -> Result<bool, StoreError> {
+    if let Some(attention) = &input.attention {
+        // Before the state: a retried write then finds the state applied and would not come back here. A retry may
+        // repeat the event; readers count orders, not events.
+        tracing::error!(order_id = %input.order_id, %attention, "order needs attention");
+        let event = NewEvent { message: Some(attention.clone()), ..NewEvent::new(&input.order_id, "attention") };
+        store.append_event(&event).await?;
+    }
+    let transition = Transition {
+        seq: input.seq,
+        state: Some(input.state),
+        step: Some(input.step.clone()),
+        address: input.address.clone(),
+        ..Transition::default()
+    };
+    let applied = store.transition(&input.order_id, &transition).await?;
+    if applied {
+        store
+            .append_event(&NewEvent {
+                state: Some(input.state),
+                message: input.message.clone(),
+                details: Some(serde_json::json!({ "step": input.step })),
+                ..NewEvent::new(&input.order_id, "state")
+            })
+            .await?;
+    }
+    Ok(applied)
 }
 
 #[cfg(test)]

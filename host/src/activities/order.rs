@@ -17,7 +17,7 @@ use crate::domain::{Activity, OrderId, OrderInput, OrderState, PaymentId, Paymen
 use crate::plugins::convert;
 use crate::plugins::{LoadedPlugin, PluginError, Registry, Slot, wit};
 use crate::rollout::RolloutError;
-use crate::store::{NewEvent, NewOrder, PaymentRow, StoreError, Transition};
+use crate::store::{NewOrder, PaymentRow, StoreError, Transition};
 
 /// Activities of `OrderWorkflow`.
 #[derive(Debug)]
@@ -137,6 +137,11 @@ impl OrderActivities {
         let mut attempt = self.deps.attempt(&ctx, Activity::ChargePayment, &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
+        if let Some(before) = &input.before
+            && let Err(e) = super::write_state(store.as_ref(), before).await
+        {
+            return attempt.finish(Err(e.into()), None).await;
+        }
         let charged_state = Transition {
             seq: input.seq,
             state: Some(OrderState::Charged),
@@ -300,31 +305,7 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: RecordStateInput,
     ) -> Result<(), ActivityError> {
-        let transition = Transition {
-            seq: input.seq,
-            state: Some(input.state),
-            step: Some(input.step.clone()),
-            address: input.address.clone(),
-            ..Transition::default()
-        };
-        let store = &self.deps.store;
-        if let Some(attention) = &input.attention {
-            // Before the state: a retried write then finds the state applied and would not come back here. A retry
-            // may repeat the event; readers count orders, not events.
-            tracing::error!(order_id = %input.order_id, %attention, "order needs attention");
-            let event = NewEvent { message: Some(attention.clone()), ..NewEvent::new(&input.order_id, "attention") };
-            store.append_event(&event).await?;
-        }
-        let applied = store.transition(&input.order_id, &transition).await?;
-        if applied {
-            store
-                .append_event(&NewEvent {
-                    state: Some(input.state),
-                    message: input.message.clone(),
-                    details: Some(serde_json::json!({ "step": input.step })),
-                    ..NewEvent::new(&input.order_id, "state")
-                })
-                .await?;
+        if super::write_state(self.deps.store.as_ref(), &input).await? {
             tracing::info!(
                 order_id = %input.order_id,
                 workflow_id = ctx.info().workflow_id.as_deref().unwrap_or_default(),

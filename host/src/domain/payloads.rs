@@ -67,6 +67,10 @@ pub struct ChargeInput {
     pub amount_cents: u64,
     /// Sequence number of the `charged` state write.
     pub seq: u32,
+    /// The state the order entered just before (`approved`), written first by this step instead of a
+    /// `record_state` of its own (runs with delegated dispatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Box<RecordStateInput>>,
 }
 
 /// `charge_payment`'s result.
@@ -111,6 +115,10 @@ pub struct PackageInfo {
 pub struct PrepareInput {
     pub order: OrderInput,
     pub shipment: u32,
+    /// The state the order entered as this shipment began (`shipping`), written first by this step (see
+    /// [`ShippingInput::before`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Box<RecordStateInput>>,
 }
 
 /// `prepare_package`'s result.
@@ -255,6 +263,10 @@ pub struct ShippingInput {
     /// changes instead, [`ShipmentChange`]). Set by parents with delegated dispatch; implies `local_steps`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delegated: bool,
+    /// The `shipping` state write, left to the child's first step instead of a `record_state` of the parent's
+    /// (runs with delegated dispatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Box<RecordStateInput>>,
 }
 
 /// `ShippingWorkflow`'s result.

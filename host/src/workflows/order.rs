@@ -119,7 +119,7 @@ impl OrderWorkflow {
                     panic!("the lifecycle asked for {other:?} outside a shipment")
                 }
             };
-            next = carry_out(ctx, decision).await;
+            next = carry_out(ctx, decision, delegated).await;
         }
     }
 
@@ -307,10 +307,15 @@ fn note_server_cancel(ctx: &Ctx) -> bool {
     true
 }
 
-/// Writes the decision's state, then hands back its next step.
-async fn carry_out(ctx: &Ctx, decision: Decision) -> Next {
+/// Writes the decision's state, then hands back its next step. With `fold` (runs with delegated dispatch) a state
+/// entered just before the charge or a shipment is written by that step itself, first: one local activity fewer.
+async fn carry_out(ctx: &Ctx, mut decision: Decision, fold: bool) -> Next {
     if let Some(record) = decision.record {
-        record_state(ctx, record).await;
+        match &mut decision.next {
+            Next::Charge(input) if fold => input.before = Some(Box::new(record)),
+            Next::Ship { input, .. } if fold => input.before = Some(Box::new(record)),
+            _ => record_state(ctx, record).await,
+        }
     }
     decision.next
 }
@@ -500,7 +505,10 @@ fn finish(ctx: &Ctx, end: &End) -> WorkflowResult<StatusDocument> {
             .into()),
         _ => {
             let info = ctx.info();
-            Ok(ctx.state(|s| s.order.document(info.workflow_id(), info.run_id())))
+            let replaying = ctx.is_replaying();
+            let doc = ctx.state(|s| s.order.document(info.workflow_id(), info.run_id()));
+            ctx.state(|s| s.publication.close(replaying, &doc));
+            Ok(doc)
         }
     }
 }

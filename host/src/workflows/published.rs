@@ -7,18 +7,28 @@
 //! What is published is the same document the `status` query would answer, read from the same state. A reader takes
 //! it only while it is fresh ([`Published::FRESH_FOR`]): should the server hand the run to another process's worker
 //! without this one hearing of it yet, this process stops answering from a copy that may lag after that long, and asks
-//! Temporal instead. A document of a finished order is never served from here (the finished-order path reads the
-//! workflow's result once).
+//! Temporal instead.
+//!
+//! A run that completes with its document ([`Publication::close`]) leaves that document behind when it leaves the
+//! worker: it is the workflow's result, so a status read of the order just finished needs no Temporal call either
+//! ([`Published::closed`]; the newest [`Published::CLOSED`] are kept).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::domain::StatusDocument;
 
-/// The documents published in this process.
+/// The documents published in this process: running runs', and the results of runs that completed here.
 #[derive(Debug, Default)]
-pub struct Published(Mutex<HashMap<Key, Entry>>);
+pub struct Published(Mutex<Documents>);
+
+#[derive(Debug, Default)]
+struct Documents {
+    running: HashMap<Key, Entry>,
+    closed: HashMap<Key, StatusDocument>,
+    closed_order: VecDeque<Key>,
+}
 
 /// Namespace and workflow id.
 type Key = (String, String);
@@ -28,6 +38,8 @@ struct Entry {
     run_id: String,
     doc: StatusDocument,
     at: Instant,
+    /// The document is the run's result (it completed with it).
+    closed: bool,
 }
 
 static DOCUMENTS: LazyLock<Published> = LazyLock::new(Published::default);
@@ -40,36 +52,60 @@ pub fn documents() -> &'static Published {
 impl Published {
     /// How long a document is served after it was published.
     pub const FRESH_FOR: Duration = Duration::from_secs(3);
+    /// How many results of runs that completed here are kept.
+    pub const CLOSED: usize = 4096;
 
-    /// Keeps `doc` as the newest document of its workflow run.
-    pub fn publish(&self, namespace: &str, doc: StatusDocument) {
+    /// Keeps `doc` as the newest document of its workflow run (`closed`: the run completes with it).
+    pub fn publish(&self, namespace: &str, doc: StatusDocument, closed: bool) {
         let Ok(mut docs) = self.0.lock() else { return };
         let key = (namespace.to_owned(), doc.workflow.workflow_id.clone());
         let run_id = doc.workflow.run_id.clone();
-        docs.insert(key, Entry { run_id, doc, at: Instant::now() });
+        docs.running.insert(key, Entry { run_id, doc, at: Instant::now(), closed });
     }
 
     /// The newest document of running workflow `workflow_id`, if it was published less than [`Self::FRESH_FOR`] ago
     /// and does not describe an order that has ended.
     pub fn fresh(&self, namespace: &str, workflow_id: &str) -> Option<StatusDocument> {
         let docs = self.0.lock().ok()?;
-        let entry = docs.get(&(namespace.to_owned(), workflow_id.to_owned()))?;
+        let entry = docs.running.get(&(namespace.to_owned(), workflow_id.to_owned()))?;
         let fresh = entry.at.elapsed() < Self::FRESH_FOR && !entry.doc.state.is_terminal();
         fresh.then(|| entry.doc.clone())
     }
 
-    /// Forgets the document of run `run_id` (a newer run of the same id keeps its own).
-    fn withdraw(&self, namespace: &str, workflow_id: &str, run_id: &str) {
-        let Ok(mut docs) = self.0.lock() else { return };
+    /// The result of workflow `workflow_id`'s run, if it completed in this process.
+    pub fn closed(&self, namespace: &str, workflow_id: &str) -> Option<StatusDocument> {
+        let docs = self.0.lock().ok()?;
         let key = (namespace.to_owned(), workflow_id.to_owned());
-        if docs.get(&key).is_some_and(|e| e.run_id == run_id) {
-            docs.remove(&key);
+        match docs.running.get(&key) {
+            Some(entry) if entry.closed => Some(entry.doc.clone()),
+            Some(_) => None,
+            None => docs.closed.get(&key).cloned(),
         }
     }
 
-    /// How many documents are held.
+    /// Forgets the document of run `run_id` (a newer run of the same id keeps its own); a run's result is kept.
+    fn withdraw(&self, namespace: &str, workflow_id: &str, run_id: &str) {
+        let Ok(mut docs) = self.0.lock() else { return };
+        let key = (namespace.to_owned(), workflow_id.to_owned());
+        if docs.running.get(&key).is_none_or(|e| e.run_id != run_id) {
+            return;
+        }
+        let Some(entry) = docs.running.remove(&key) else { return };
+        if entry.closed {
+            if docs.closed.insert(key.clone(), entry.doc).is_none() {
+                docs.closed_order.push_back(key);
+            }
+            while docs.closed_order.len() > Self::CLOSED {
+                if let Some(oldest) = docs.closed_order.pop_front() {
+                    docs.closed.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// How many documents of running runs are held.
     pub fn len(&self) -> usize {
-        self.0.lock().map(|d| d.len()).unwrap_or_default()
+        self.0.lock().map(|d| d.running.len()).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -93,7 +129,14 @@ impl Publication {
     /// Publishes `doc` unless the run is replaying (a replay passes through older states on its way back to now).
     pub fn publish(&self, replaying: bool, document: impl FnOnce(&str, &str) -> StatusDocument) {
         if !replaying {
-            documents().publish(&self.namespace, document(&self.workflow_id, &self.run_id));
+            documents().publish(&self.namespace, document(&self.workflow_id, &self.run_id), false);
+        }
+    }
+
+    /// Publishes `doc` as the run's result: the run completes with it, and it stays served once the run has left.
+    pub fn close(&self, replaying: bool, doc: &StatusDocument) {
+        if !replaying {
+            documents().publish(&self.namespace, doc.clone(), true);
         }
     }
 }
@@ -148,10 +191,22 @@ mod tests {
     }
 
     #[test]
-    fn an_ended_order_is_not_served() {
+    fn an_ended_order_is_not_served_as_running_and_only_a_result_stays_behind() {
         let (ns, id) = ("published-test", "order-pub-3");
         let publication = Publication::new(ns, id, "run-1");
-        publication.publish(false, |w, r| StatusDocument { state: OrderState::Shipped, ..doc(w, r) });
+        let shipped = StatusDocument { state: OrderState::Shipped, ..doc(id, "run-1") };
+        publication.publish(false, |_, _| shipped.clone());
         assert!(documents().fresh(ns, id).is_none());
+        assert!(documents().closed(ns, id).is_none(), "not the result until the run completes with it");
+        publication.close(false, &shipped);
+        drop(publication);
+        assert_eq!(documents().closed(ns, id), Some(shipped));
+
+        // A run that left without completing here leaves nothing.
+        let (ns, id) = ("published-test", "order-pub-4");
+        let publication = Publication::new(ns, id, "run-1");
+        publication.publish(false, doc);
+        drop(publication);
+        assert!(documents().closed(ns, id).is_none());
     }
 }

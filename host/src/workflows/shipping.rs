@@ -78,7 +78,7 @@ impl ShippingWorkflow {
         }
         let local = input.local_steps && ctx.patched(patches::LOCAL_STEPS);
 
-        let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
+        let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment, before: None };
         let options = options::business_step(timeout);
         let packed = match step::run(ctx, local, || ShippingActivities::prepare_package, prepare, options).await {
             Ok(packed) => packed,
@@ -181,7 +181,8 @@ fn count(retries: &mut BTreeMap<String, u32>, activity: Activity, attempt: u32) 
 async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> WorkflowResult<ShippingResult> {
     let mut retries = BTreeMap::new();
     let stop = ctx.cancellation_token().child_token();
-    let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment };
+    // The parent's `shipping` state is written by this first step.
+    let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment, before: input.before.clone() };
     let options = options::business_step(timeout).cancellation_token(&stop);
     let prepared =
         answering(ctx, step::run(ctx, true, || ShippingActivities::prepare_package, prepare, options), Some(&stop));
@@ -215,6 +216,11 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
         Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
     };
     count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
+    // Commit the dispatch to the history before the run can complete. A workflow task that completes the run is
+    // refused by the server when a signal (a change from the parent) arrived meanwhile, and is then run again from
+    // the last commit: its local activities run again too — the dispatch a second time, and, the change now standing
+    // before it in the history, perhaps to another address. Waiting on a timer ends this task without completing.
+    let _ = ctx.timer(COMMIT_DISPATCH).await;
 
     ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
     let ship = ShipInput {
@@ -241,6 +247,9 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
         address: Some(address),
     })
 }
+
+/// The timer that ends the workflow task of a dispatch (see [`delegated`]).
+const COMMIT_DISPATCH: Duration = Duration::from_millis(1);
 
 /// Awaits `step`, answering the parent's changes meanwhile. With `stopper`, a stop taken meanwhile cancels the step
 /// (which then ends as cancelled).

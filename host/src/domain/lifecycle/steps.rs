@@ -37,6 +37,7 @@ impl Lifecycle {
             payment_id: self.order.payment_id.clone(),
             amount_cents: self.total_cents.unwrap_or_else(|| self.order.total_cents()),
             seq,
+            before: None,
         };
         Decision { record: Some(record), next: Next::Charge(charge), message: None, ask: None }
     }
@@ -67,6 +68,7 @@ impl Lifecycle {
             activity_timeout_ms: settings.activity_timeout_ms,
             local_steps: false,
             delegated,
+            before: None,
         };
         let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
         let next = Next::Ship { input, workflow_id, task_queue: settings.shipping_task_queue };
