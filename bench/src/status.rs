@@ -1,8 +1,8 @@
 //! Status reads under load: `GET /orders/{id}/status` at a fixed rate, over orders that are running and orders that
 //! have finished, while a batch of orders runs through the API. Reads of a finished order send the `ETag` of its last
-//! answer in `If-None-Match`, as a poller would. Like a poller, the load reads only orders that were started: the
-//! batch's orders join it as their start is answered (and stay once they have finished). Where the host took each
-//! read's document from is counted from its `/metrics` around the load.
+//! answer in `If-None-Match`, as a poller would. Like a poller, the load reads running orders only once they were
+//! started: the batch's orders join the running set as their start is answered and leave it when they end. Where the
+//! host took each read's document from is counted from its `/metrics` around the load.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,15 +48,12 @@ pub async fn under_load(client: &Arc<Client>, http: &reqwest::Client, api: &str,
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                // Every other read is of a finished order; the others go to the batch's started orders, newest first.
-                let live = started.lock().ok().and_then(|s| {
-                    let recent = s.len().min(IN_FLIGHT * 2);
-                    (recent > 0).then(|| s[s.len() - 1 - (n / 2) % recent].clone())
-                });
+                // Every other read is of a finished order; the others go to the batch's running orders.
+                let live = started.lock().ok().and_then(|s| (!s.is_empty()).then(|| s[(n / 2) % s.len()].clone()));
                 let conditional = n.is_multiple_of(2) || live.is_none();
                 let id = match live {
                     Some(id) if !conditional => id,
-                    _ => finished[(n / 2) % finished.len()].clone(),
+                    _ => finished[n % finished.len()].clone(),
                 };
                 n += 1;
                 let (http, api, etags) = (http.clone(), api.clone(), Arc::clone(&etags));
@@ -94,20 +91,24 @@ pub async fn under_load(client: &Arc<Client>, http: &reqwest::Client, api: &str,
     StatusLoad { rate, latencies, not_modified, errors, orders, sources }
 }
 
-/// An order through the API, as [`rest_order`], that joins `started` once its start is answered.
+/// An order through the API, as [`rest_order`], that is in `running` from the answer to its start to its end.
 async fn rest_order_noting_start(
     http: &reqwest::Client,
     api: &str,
     client: &Client,
     id: &str,
-    started: &Mutex<Vec<String>>,
+    running: &Mutex<Vec<String>>,
 ) -> crate::report::Outcome {
-    crate::drive::rest_order_then(http, api, client, id, || {
-        if let Ok(mut started) = started.lock() {
-            started.push(id.to_owned());
+    let outcome = crate::drive::rest_order_then(http, api, client, id, || {
+        if let Ok(mut running) = running.lock() {
+            running.push(id.to_owned());
         }
     })
-    .await
+    .await;
+    if let Ok(mut running) = running.lock() {
+        running.retain(|r| r != id);
+    }
+    outcome
 }
 
 /// Where the host took status documents from, so far: `order_host_status_reads_total` by source.

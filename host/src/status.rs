@@ -109,9 +109,11 @@ impl StatusReader {
         let (row, events) = (row?, events?);
         let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
         let cached = if finished {
+            // A result left by this process's worker is taken only where the database agrees on how the order ended.
+            let agrees = |doc: &StatusDocument| row.as_ref().is_some_and(|r| r.state == doc.state);
             let published = || crate::workflows::published::documents().closed(&self.client.namespace(), id.as_str());
             let cached = self.finished.get(id.as_str()).map(|doc| (doc, "finished"));
-            cached.or_else(|| published().map(|doc| (doc, "closed")))
+            cached.or_else(|| published().filter(agrees).map(|doc| (doc, "closed")))
         } else {
             let published = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
             published.map(|doc| (doc, "published"))

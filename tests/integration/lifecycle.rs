@@ -191,7 +191,9 @@ both_backends!(cancel_before_approval_charges_nothing, |db: TestDb| async move {
     assert_eq!(row.state, OrderState::Cancelled);
     let last = events(&host, &id).await.into_iter().last().unwrap();
     assert_eq!(last.message.as_deref(), Some("customer changed their mind"));
-    // The run has closed: Temporal itself refuses commands to it.
+    // Once the run has closed (a moment after its last state: the end's steps are committed first), Temporal itself
+    // refuses commands to it.
+    let _ = handle.get_result(WorkflowGetResultOptions::default()).await;
     let late = orders::approve(&handle).await.unwrap_err();
     assert!(late.contains("not found"), "{late}");
 });
@@ -262,6 +264,7 @@ both_backends!(approval_timeout_cancels_by_default, |db: TestDb| async move {
     assert!(!doc.approval.approved);
     let row = host.store.get_order(&doc.order_id).await.unwrap().unwrap();
     assert_eq!(row.state, OrderState::Cancelled);
+    let _ = handle.get_result(WorkflowGetResultOptions::default()).await;
     let late = orders::approve(&handle).await.unwrap_err();
     assert!(late.contains("not found"), "a closed order takes no approval: {late}");
 });

@@ -134,14 +134,14 @@ impl OrderActivities {
         ctx: ActivityContext,
         input: ChargeInput,
     ) -> Result<Charged, ActivityError> {
+        // The state entered before this step, written like `record_state` would: before the attempt (and its failure
+        // simulation), retried as long as the step is.
+        if let Some(before) = &input.before {
+            super::write_state(self.deps.store.as_ref(), before).await?;
+        }
         let mut attempt = self.deps.attempt(&ctx, Activity::ChargePayment, &input.order_id).await?;
         let number = attempt.number;
         let store = &self.deps.store;
-        if let Some(before) = &input.before
-            && let Err(e) = super::write_state(store.as_ref(), before).await
-        {
-            return attempt.finish(Err(e.into()), None).await;
-        }
         let charged_state = Transition {
             seq: input.seq,
             state: Some(OrderState::Charged),

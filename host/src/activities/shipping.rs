@@ -35,13 +35,12 @@ impl ShippingActivities {
         ctx: ActivityContext,
         input: PrepareInput,
     ) -> Result<Packed, ActivityError> {
+        // The parent's `shipping` state, written like `record_state` would (see `charge_payment`).
+        if let Some(before) = &input.before {
+            super::write_state(self.deps.store.as_ref(), before).await?;
+        }
         let mut attempt = self.deps.attempt(&ctx, Activity::PreparePackage, &input.order.order_id).await?;
         let number = attempt.number;
-        if let Some(before) = &input.before
-            && let Err(e) = super::write_state(self.deps.store.as_ref(), before).await
-        {
-            return attempt.finish(Err(e.into()), None).await;
-        }
         let order = convert::order(&input.order, input.shipment, number);
         let plugin = match self.deps.plugin_for(&input.order.order_id, Slot::Shipping).await {
             Ok(plugin) => plugin,

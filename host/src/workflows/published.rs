@@ -60,6 +60,9 @@ impl Published {
         let Ok(mut docs) = self.0.lock() else { return };
         let key = (namespace.to_owned(), doc.workflow.workflow_id.clone());
         let run_id = doc.workflow.run_id.clone();
+        // The workflow runs here again (a completion that was refused, run anew): what it left before is no longer
+        // its result.
+        docs.closed.remove(&key);
         docs.running.insert(key, Entry { run_id, doc, at: Instant::now(), closed });
     }
 
@@ -72,13 +75,17 @@ impl Published {
         fresh.then(|| entry.doc.clone())
     }
 
-    /// The result of workflow `workflow_id`'s run, if it completed in this process.
+    /// The final document of workflow `workflow_id`'s run: the result it completed with in this process, or — the
+    /// run still here, between its last step and its completion — the ended order's document it is completing with.
     pub fn closed(&self, namespace: &str, workflow_id: &str) -> Option<StatusDocument> {
         let docs = self.0.lock().ok()?;
         let key = (namespace.to_owned(), workflow_id.to_owned());
         match docs.running.get(&key) {
             Some(entry) if entry.closed => Some(entry.doc.clone()),
-            Some(_) => None,
+            Some(entry) => {
+                let ending = entry.doc.state.is_terminal() && entry.at.elapsed() < Self::FRESH_FOR;
+                ending.then(|| entry.doc.clone())
+            }
             None => docs.closed.get(&key).cloned(),
         }
     }
@@ -91,14 +98,16 @@ impl Published {
             return;
         }
         let Some(entry) = docs.running.remove(&key) else { return };
-        if entry.closed {
-            if docs.closed.insert(key.clone(), entry.doc).is_none() {
-                docs.closed_order.push_back(key);
-            }
-            while docs.closed_order.len() > Self::CLOSED {
-                if let Some(oldest) = docs.closed_order.pop_front() {
-                    docs.closed.remove(&oldest);
-                }
+        if !entry.closed {
+            docs.closed.remove(&key);
+            return;
+        }
+        if docs.closed.insert(key.clone(), entry.doc).is_none() {
+            docs.closed_order.push_back(key);
+        }
+        while docs.closed_order.len() > Self::CLOSED {
+            if let Some(oldest) = docs.closed_order.pop_front() {
+                docs.closed.remove(&oldest);
             }
         }
     }
@@ -196,11 +205,19 @@ mod tests {
         let publication = Publication::new(ns, id, "run-1");
         let shipped = StatusDocument { state: OrderState::Shipped, ..doc(id, "run-1") };
         publication.publish(false, |_, _| shipped.clone());
-        assert!(documents().fresh(ns, id).is_none());
-        assert!(documents().closed(ns, id).is_none(), "not the result until the run completes with it");
+        assert!(documents().fresh(ns, id).is_none(), "not served as running");
+        assert_eq!(documents().closed(ns, id), Some(shipped.clone()), "the end it is completing with");
         publication.close(false, &shipped);
         drop(publication);
         assert_eq!(documents().closed(ns, id), Some(shipped));
+
+        // The run comes back here (its completion was refused and it runs again): what it left is forgotten, and
+        // stays forgotten when it leaves again without completing.
+        let again = Publication::new(ns, id, "run-1");
+        again.publish(false, doc);
+        assert!(documents().closed(ns, id).is_none());
+        drop(again);
+        assert!(documents().closed(ns, id).is_none());
 
         // A run that left without completing here leaves nothing.
         let (ns, id) = ("published-test", "order-pub-4");

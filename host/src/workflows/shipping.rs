@@ -15,8 +15,8 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, SignalWorkflowOptions, SyncWorkflowContext,
-    TimerResult, WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
-    WorkflowTermination,
+    TimerOptions, TimerResult, WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
+    WorkflowResult, WorkflowTermination,
 };
 
 use super::failure::{DISPATCH_FAILED, describe_failure};
@@ -220,7 +220,8 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
     // refused by the server when a signal (a change from the parent) arrived meanwhile, and is then run again from
     // the last commit: its local activities run again too — the dispatch a second time, and, the change now standing
     // before it in the history, perhaps to another address. Waiting on a timer ends this task without completing.
-    let _ = ctx.timer(COMMIT_DISPATCH).await;
+    // On a token of its own: a cancel sent to this run from outside must not skip it.
+    let _ = ctx.timer(commit_timer()).await;
 
     ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
     let ship = ShipInput {
@@ -249,7 +250,12 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
 }
 
 /// The timer that ends the workflow task of a dispatch (see [`delegated`]).
-const COMMIT_DISPATCH: Duration = Duration::from_millis(1);
+fn commit_timer() -> TimerOptions {
+    TimerOptions::builder(COMMIT).cancellation_token(WorkflowCancellationToken::new()).build()
+}
+
+/// How long a commit timer runs: the shortest wait the server takes.
+pub(super) const COMMIT: Duration = Duration::from_millis(1);
 
 /// Awaits `step`, answering the parent's changes meanwhile. With `stopper`, a stop taken meanwhile cancels the step
 /// (which then ends as cancelled).
