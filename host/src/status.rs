@@ -113,7 +113,14 @@ impl StatusReader {
             let agrees = |doc: &StatusDocument| row.as_ref().is_some_and(|r| r.state == doc.state);
             let published = || crate::workflows::published::documents().closed(&self.client.namespace(), id.as_str());
             let cached = self.finished.get(id.as_str()).map(|doc| (doc, "finished"));
-            cached.or_else(|| published().filter(agrees).map(|doc| (doc, "closed")))
+            let closed = || published().filter(agrees).map(|doc| (doc, "closed"));
+            // The row has its end (written by the last step) while the run here has not taken it in yet: its
+            // running document, as a query would answer, rather than a wait for the result.
+            let running = || {
+                let fresh = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
+                fresh.map(|doc| (doc, "published"))
+            };
+            cached.or_else(closed).or_else(running)
         } else {
             let published = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
             published.map(|doc| (doc, "published"))
