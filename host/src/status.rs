@@ -108,22 +108,18 @@ impl StatusReader {
         );
         let (row, events) = (row?, events?);
         let finished = row.as_ref().is_some_and(|r| r.state.is_terminal());
+        let (published, namespace) = (crate::workflows::published::documents(), self.client.namespace());
+        let running = || published.fresh(&namespace, id.as_str()).map(|doc| (doc, "published"));
         let cached = if finished {
             // A result left by this process's worker is taken only where the database agrees on how the order ended.
             let agrees = |doc: &StatusDocument| row.as_ref().is_some_and(|r| r.state == doc.state);
-            let published = || crate::workflows::published::documents().closed(&self.client.namespace(), id.as_str());
+            let closed = || published.closed(&namespace, id.as_str()).filter(agrees).map(|doc| (doc, "closed"));
+            // Then, the row having its end (written by the last step) while the run here has not taken it in yet:
+            // its running document, as a query would answer, rather than a wait for the result.
             let cached = self.finished.get(id.as_str()).map(|doc| (doc, "finished"));
-            let closed = || published().filter(agrees).map(|doc| (doc, "closed"));
-            // The row has its end (written by the last step) while the run here has not taken it in yet: its
-            // running document, as a query would answer, rather than a wait for the result.
-            let running = || {
-                let fresh = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
-                fresh.map(|doc| (doc, "published"))
-            };
             cached.or_else(closed).or_else(running)
         } else {
-            let published = crate::workflows::published::documents().fresh(&self.client.namespace(), id.as_str());
-            published.map(|doc| (doc, "published"))
+            running()
         };
         let mut doc = if let Some((doc, source)) = cached {
             self.metrics.status_read(source);

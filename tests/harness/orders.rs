@@ -123,15 +123,6 @@ pub async fn wait_for(handle: &OrderHandle, state: OrderState, timeout: Duration
     .await
 }
 
-/// Polls the `status` query until the order's step is `step`.
-pub async fn wait_for_step(handle: &OrderHandle, step: &str, timeout: Duration) -> StatusDocument {
-    wait::until(timeout, &format!("step {step}"), || async {
-        let doc = status(handle).await;
-        (doc.step == step).then_some(doc)
-    })
-    .await
-}
-
 /// With `RECORD_HISTORIES=<dir>` set, saves the order's history (and its first shipping child's, if any) as
 /// `<dir>/<name>.json` for the replay tests. Without it, does nothing. Never overwrites: a recorded history is the
 /// only replay of the code that made it, so new ones are recorded into an empty directory and added under new names.

@@ -18,9 +18,9 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityExecutionError, ApplicationFailure, CancellableFuture, CancellableFutureWithReason,
-    ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions, TimerOptions, TimerResult,
-    WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowIdReusePolicy,
-    WorkflowResult, WorkflowTermination,
+    ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions, TimerResult, WaitConditionOptions,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowIdReusePolicy, WorkflowResult,
+    WorkflowTermination,
 };
 
 use super::failure::{describe_failure, failure_kind, shipment_end};
@@ -86,10 +86,7 @@ impl OrderWorkflow {
                         // task: commit them before completing. A task that completes the run is refused when a
                         // signal arrived meanwhile and runs again, its local activities with it, and their writes
                         // (at the same sequence numbers) would be dropped while the run decided anew.
-                        let commit = TimerOptions::builder(super::shipping::COMMIT)
-                            .cancellation_token(WorkflowCancellationToken::new())
-                            .build();
-                        let _ = ctx.timer(commit).await;
+                        let _ = ctx.timer(super::shipping::commit_timer()).await;
                     }
                     // An update waiting for a shipment's answer was answered by the same command that ended the
                     // order: let it reply before the run closes (nothing is recorded for the wait).

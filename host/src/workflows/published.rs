@@ -111,15 +111,6 @@ impl Published {
             }
         }
     }
-
-    /// How many documents of running runs are held.
-    pub fn len(&self) -> usize {
-        self.0.lock().map(|d| d.running.len()).unwrap_or_default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Held by a workflow run's value: withdraws the run's document when the run leaves this worker.

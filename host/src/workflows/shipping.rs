@@ -25,7 +25,7 @@ use super::messages::{
 };
 use super::{options, patches, step};
 use crate::activities::ShippingActivities;
-use crate::domain::payloads::{DispatchInput, PrepareInput, ShipInput};
+use crate::domain::payloads::{DispatchInput, Dispatched, Packed, PrepareInput, ShipInput};
 use crate::domain::{Activity, Address};
 
 /// One shipment: prepare → dispatch → ship. With delegated dispatch (new parents) it dispatches on its own authority
@@ -110,30 +110,14 @@ impl ShippingWorkflow {
         count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
 
         ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
-        let ship = ShipInput {
-            order_id: input.order.order_id.clone(),
-            shipment: input.shipment,
-            package_id: packed.package.package_id.clone(),
-            carrier: dispatched.carrier.clone(),
-            tracking: dispatched.tracking.clone(),
-            address,
-            seq: input.shipped_seq,
-        };
+        let ship = ship_input(&input, &packed, &dispatched, address);
         // The parcel is with the carrier: recording it is retried until it is done, never abandoned — a failure
         // here would make the parent dispatch again or refund a parcel on its way.
         let options = options::compensation_step(timeout);
         let shipped = step::run(ctx, local, || ShippingActivities::ship_order, ship, options).await?;
         count(&mut retries, Activity::ShipOrder, shipped.attempt);
         ctx.state_mut(|s| s.step = "shipped".into());
-        Ok(ShippingResult {
-            package_id: packed.package.package_id,
-            carrier: dispatched.carrier,
-            tracking: dispatched.tracking,
-            eta_days: dispatched.eta_days,
-            retries,
-            plugin: dispatched.plugin,
-            address: None,
-        })
+        Ok(shipping_result(packed, dispatched, retries, None))
     }
 
     /// Delegated dispatch: the parent asks to stop before the dispatch, or to dispatch to a new address
@@ -224,38 +208,53 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
     let _ = ctx.timer(commit_timer()).await;
 
     ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
-    let ship = ShipInput {
-        order_id: input.order.order_id.clone(),
-        shipment: input.shipment,
-        package_id: packed.package.package_id.clone(),
-        carrier: dispatched.carrier.clone(),
-        tracking: dispatched.tracking.clone(),
-        address: address.clone(),
-        seq: input.shipped_seq,
-    };
+    let ship = ship_input(input, &packed, &dispatched, address.clone());
     // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
     let options = options::compensation_step(timeout);
     let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
     count(&mut retries, Activity::ShipOrder, shipped.attempt);
     ctx.state_mut(|s| s.step = "shipped".into());
-    Ok(ShippingResult {
+    Ok(shipping_result(packed, dispatched, retries, Some(address)))
+}
+
+/// `ship_order`'s input: the parcel `dispatched` took, to `address`.
+fn ship_input(input: &ShippingInput, packed: &Packed, dispatched: &Dispatched, address: Address) -> ShipInput {
+    ShipInput {
+        order_id: input.order.order_id.clone(),
+        shipment: input.shipment,
+        package_id: packed.package.package_id.clone(),
+        carrier: dispatched.carrier.clone(),
+        tracking: dispatched.tracking.clone(),
+        address,
+        seq: input.shipped_seq,
+    }
+}
+
+/// What a shipment that shipped tells its parent (`address`: where it went, when this run decided it).
+fn shipping_result(
+    packed: Packed,
+    dispatched: Dispatched,
+    retries: BTreeMap<String, u32>,
+    address: Option<Address>,
+) -> ShippingResult {
+    ShippingResult {
         package_id: packed.package.package_id,
         carrier: dispatched.carrier,
         tracking: dispatched.tracking,
         eta_days: dispatched.eta_days,
         retries,
         plugin: dispatched.plugin,
-        address: Some(address),
-    })
+        address,
+    }
 }
 
-/// The timer that ends the workflow task of a dispatch (see [`delegated`]).
-fn commit_timer() -> TimerOptions {
+/// A timer that ends the current workflow task, committing what it did (see [`delegated`]), on a token of its own.
+pub(super) fn commit_timer() -> TimerOptions {
     TimerOptions::builder(COMMIT).cancellation_token(WorkflowCancellationToken::new()).build()
 }
 
 /// How long a commit timer runs: the shortest wait the server takes.
-pub(super) const COMMIT: Duration = Duration::from_millis(1);
+const COMMIT: Duration = Duration::from_millis(1);
 
 /// Awaits `step`, answering the parent's changes meanwhile. With `stopper`, a stop taken meanwhile cancels the step
 /// (which then ends as cancelled).
