@@ -117,10 +117,10 @@ macro_rules! impl_sql_store {
                 order_id: &str,
                 t: &$crate::store::Transition,
             ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let applied = apply_transition(&mut *tx, order_id, t).await?;
-                tx.commit().await?;
-                Ok(applied)
+                // One statement is atomic on its own: no BEGIN and COMMIT around it (on SQLite each is one more
+                // trip to the connection's thread).
+                let mut conn = self.pool.acquire().await?;
+                apply_transition(&mut *conn, order_id, t).await
             }
 
             async fn count_by_state(

@@ -36,8 +36,13 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            // Each connection is a thread of its own that every statement is handed to: a few keep the REST API's
+            // reads beside the writers (WAL), more only add threads to wake (SQLite has one writer at a time anyway).
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
+            // A connection to a local file does not go stale the way a network one does: no ping before each use
+            // (sqlx pings on every acquire by default, one more trip to the connection's thread per statement).
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
