@@ -2,7 +2,8 @@
 //! PostgreSQL database and the real dev server, the workers with empty plugins directories. A publish through the API
 //! reaches both workers while orders run; a killed worker comes back on the published version; a rollback from the
 //! command line reaches both; a refund after the switch runs on the version that charged; each worker's metrics show
-//! the plugin calls it made.
+//! the plugin calls it made. A shipment whose worker dies mid-dispatch, cancelled before another worker takes it up,
+//! still ships.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,36 +17,40 @@ use order_host_tests::db::TestDb;
 use order_host_tests::orders::{self, OrderHandle, order_id, sample_input};
 use order_host_tests::{paths, temporal, wait};
 use serde_json::Value;
-use temporalio_client::WorkflowStartOptions;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use tokio::process::{Child, Command};
 
 const WITHIN: Duration = Duration::from_mins(1);
 const ADMIN: &str = "fleet-admin-token";
 
-/// One `order-host` process of the fleet and how to start it again.
+/// One `order-host` process of the fleet (its command line after the binary) and how to start it again.
 struct Process {
-    role: &'static str,
+    args: &'static [&'static str],
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Child,
 }
 
 impl Process {
-    fn start(role: &'static str, env: Vec<(String, String)>, log: PathBuf) -> Process {
-        let child = spawn(role, &env, &log);
-        Process { role, env, log, child }
+    fn start(args: &'static [&'static str], env: Vec<(String, String)>, log: PathBuf) -> Process {
+        let child = spawn(args, &env, &log);
+        Process { args, env, log, child }
+    }
+
+    async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
     }
 
     async fn kill_and_restart(&mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
+        self.kill().await;
         std::fs::remove_file(&self.log).unwrap();
-        self.child = spawn(self.role, &self.env, &self.log);
+        self.child = spawn(self.args, &self.env, &self.log);
     }
 
     /// The URL the process logged for `message` (its listener, on a port of its own choosing).
     async fn url(&self, message: &str) -> String {
-        wait::until(WITHIN, &format!("{} to log {message:?}", self.role), || async {
+        wait::until(WITHIN, &format!("{} to log {message:?}", self.args[0]), || async {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
             text.lines()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -56,15 +61,42 @@ impl Process {
     }
 }
 
-fn spawn(role: &str, env: &[(String, String)], log: &Path) -> Child {
+fn spawn(args: &[&str], env: &[(String, String)], log: &Path) -> Child {
     Command::new(paths::order_host_binary())
-        .arg(role)
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .kill_on_drop(true)
         .spawn()
         .expect("starting order-host")
+}
+
+/// The task queues of one test's processes.
+struct Queues {
+    orders: String,
+    shipping: String,
+}
+
+/// The environment of an `order-host` process at home `home` (its plugins directory and data made there) on `db`, the
+/// test's Temporal server and `queues`, logging JSON, with `extra` on top; and that home.
+fn process_env(db: &TestDb, queues: &Queues, home: &Path, extra: &[(&str, &str)]) -> (PathBuf, Vec<(String, String)>) {
+    std::fs::create_dir_all(home.join("plugins")).unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("TEMPORAL_ADDRESS", temporal::server().address.as_str()),
+        ("ORDERS_TASK_QUEUE", &queues.orders),
+        ("SHIPPING_TASK_QUEUE", &queues.shipping),
+        ("PLUGINS_DIR", home.join("plugins").to_str().unwrap()),
+        ("DATA_DIR", home.join("data").to_str().unwrap()),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    (home.to_path_buf(), env)
 }
 
 /// The three processes: an API holding the defaults (the first start of the empty store publishes them) and two
@@ -79,42 +111,26 @@ struct Fleet {
 
 async fn start_fleet(db: &TestDb, dir: &Path) -> Fleet {
     let suffix = order_id("fleet");
-    let (orders_queue, shipping_queue) = (format!("orders-{suffix}"), format!("shipping-{suffix}"));
+    let queues = Queues { orders: format!("orders-{suffix}"), shipping: format!("shipping-{suffix}") };
+    let timing = [("PLUGIN_REPORT_INTERVAL", "300ms"), ("PLUGIN_PROCESS_TTL", "3s")];
     let env = |name: &str, extra: &[(&str, &str)]| {
-        let home = dir.join(name);
-        std::fs::create_dir_all(home.join("plugins")).unwrap();
-        let env: Vec<(String, String)> = [
-            ("DATABASE_URL", db.url.as_str()),
-            ("TEMPORAL_ADDRESS", temporal::server().address.as_str()),
-            ("ORDERS_TASK_QUEUE", &orders_queue),
-            ("SHIPPING_TASK_QUEUE", &shipping_queue),
-            ("PLUGINS_DIR", home.join("plugins").to_str().unwrap()),
-            ("DATA_DIR", home.join("data").to_str().unwrap()),
-            ("PLUGIN_REPORT_INTERVAL", "300ms"),
-            ("PLUGIN_PROCESS_TTL", "3s"),
-            ("LOG_FORMAT", "json"),
-            ("RUST_LOG", "info"),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        (home, env)
+        let extra: Vec<_> = timing.iter().chain(extra).copied().collect();
+        process_env(db, &queues, &dir.join(name), &extra)
     };
     let (api_home, api_env) = env("api", &[("HTTP_ADDR", "127.0.0.1:0"), ("ADMIN_TOKEN", ADMIN)]);
     for slot in Slot::ALL {
         std::fs::copy(paths::component(slot.as_str()), api_home.join("plugins").join(slot.file_name())).unwrap();
     }
     let worker_extra = [("METRICS_ADDR", "127.0.0.1:0"), ("FAILURE_INJECT", "prepare_package:before:100000")];
-    let api = Process::start("api", api_env, dir.join("api.log"));
+    let api = Process::start(&["api"], api_env, dir.join("api.log"));
     let (_, w1_env) = env("worker-1", &worker_extra);
     let (_, w2_env) = env("worker-2", &worker_extra);
     let workers = [
-        Process::start("worker", w1_env, dir.join("worker-1.log")),
-        Process::start("worker", w2_env, dir.join("worker-2.log")),
+        Process::start(&["worker"], w1_env, dir.join("worker-1.log")),
+        Process::start(&["worker"], w2_env, dir.join("worker-2.log")),
     ];
     let base = api.url("REST API listening").await;
-    Fleet { api, workers, orders_queue, base }
+    Fleet { api, workers, orders_queue: queues.orders, base }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,6 +249,59 @@ async fn one_rollout_reaches_every_process() {
     }
     assert!((refunds - 3.0).abs() < f64::EPSILON, "refunds counted by the workers: {refunds}");
     drop(api);
+}
+
+/// A shipment's worker dies while it dispatches — its dispatch has reached the carrier, the workflow task that ran it
+/// is lost — and a cancel arrives before another worker runs the shipment again. The parcel is with the carrier: the
+/// cancel must be refused and the order ship, never end cancelled and refunded with its parcel on the way. (The task
+/// runs again from the shipment's last commit. Before `committed-dispatch` that commit came after the dispatch, so the
+/// run again met the stop first in its history, took it, and ended the shipment cancelled.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_after_a_lost_dispatch_is_refused() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = order_id("lost");
+    let queues = Queues { orders: format!("orders-{suffix}"), shipping: format!("shipping-{suffix}") };
+    // Only the orders worker brings the plugins (it publishes them); the shipping workers run what the store names.
+    let env = |name: &str, plugins: bool, extra: &[(&str, &str)]| {
+        let (home, env) = process_env(&db, &queues, &dir.path().join(name), extra);
+        for slot in Slot::ALL.into_iter().filter(|_| plugins) {
+            std::fs::copy(paths::component(slot.as_str()), home.join("plugins").join(slot.file_name())).unwrap();
+        }
+        env
+    };
+    let _orders = Process::start(&["worker", "--queue", "orders"], env("orders", true, &[]), dir.path().join("o.log"));
+    // Every dispatch this worker runs reaches the carrier, then fails: it stays inside its workflow task meanwhile.
+    let lost_env = env("lost", false, &[("FAILURE_INJECT", "dispatch_carrier:after:100000")]);
+    let mut lost = Process::start(&["worker", "--queue", "shipping"], lost_env, dir.path().join("lost.log"));
+
+    let client = order_host::temporal::connect(&config()).await.unwrap();
+    let id = order_id("lost-dispatch");
+    let options = WorkflowStartOptions::new(queues.orders.clone(), id.clone()).build();
+    let handle: OrderHandle =
+        client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.unwrap();
+    orders::approve_signal(&handle).await;
+
+    // The first dispatch attempt has been with the carrier: kill its worker at once, before its task commits.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let dispatched = |events: &[order_host::store::EventRow]| {
+        events.iter().any(|e| e.activity.as_deref() == Some("dispatch_carrier") && e.plugin_digest.is_some())
+    };
+    while !dispatched(&db.store.events(&id, 500).await.unwrap()) {
+        assert!(tokio::time::Instant::now() < deadline, "no dispatch attempt within {WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    lost.kill().await;
+    orders::cancel_signal(&handle, "after the parcel left").await;
+    let _again = Process::start(&["worker", "--queue", "shipping"], env("again", false, &[]), dir.path().join("a.log"));
+
+    let ended = tokio::time::timeout(WITHIN, handle.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .expect("the order ends")
+        .expect("the order completes");
+    assert_eq!(ended.state, OrderState::Shipped, "the parcel was dispatched, yet: {ended:?}");
+    assert_eq!(ended.payment.status, PaymentState::Charged, "{ended:?}");
+    assert!(db.store.payments_for_order(&id).await.unwrap().iter().all(|p| p.refund_id.is_none()));
 }
 
 async fn assert_no_failed_charge(db: &TestDb, id: &str) {

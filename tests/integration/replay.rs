@@ -53,6 +53,12 @@ async fn recorded_histories_replay_cleanly() {
         "cancelled-after-charge-delegated-shipping.json",
         "redispatched-delegated.json",
         "redispatched-delegated-shipping.json",
+        "shipped-committed.json",
+        "shipped-committed-shipping.json",
+        "cancelled-after-charge-committed.json",
+        "cancelled-after-charge-committed-shipping.json",
+        "redispatched-committed.json",
+        "redispatched-committed-shipping.json",
     ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
     }

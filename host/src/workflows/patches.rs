@@ -18,3 +18,10 @@ pub const LOCAL_STEPS: &str = "local-steps";
 /// and address changes instead ([`crate::domain::lifecycle::Dispatch::Delegated`]). Implies [`LOCAL_STEPS`]; a
 /// shipping child takes it only when its parent asks ([`crate::domain::payloads::ShippingInput::delegated`]).
 pub const DELEGATED_DISPATCH: &str = "delegated-dispatch";
+
+/// A delegated shipment commits its decision to dispatch (a 1 ms timer) before it dispatches, no longer after: the
+/// workflow task that dispatches can then be run again — its worker died in it, or the server refused its completion
+/// because a change arrived meanwhile — and still finds the decision in the history, where a run of the task from
+/// the start would take a stop or an address for a parcel that the lost run already handed to the carrier. Implies
+/// [`DELEGATED_DISPATCH`] (one marker per run).
+pub const COMMITTED_DISPATCH: &str = "committed-dispatch";

@@ -73,8 +73,11 @@ impl ShippingWorkflow {
         // Asked for by the parent, in the input; the patch marker makes a child that a worker of older code ran
         // (which ignores the field and runs activities of their own) replay as it ran. One marker per run: the newest
         // implies the older.
-        if input.delegated && ctx.patched(patches::DELEGATED_DISPATCH) {
-            return delegated(ctx, &input, timeout).await;
+        if input.delegated {
+            let committed = ctx.patched(patches::COMMITTED_DISPATCH);
+            if committed || ctx.patched(patches::DELEGATED_DISPATCH) {
+                return delegated(ctx, &input, timeout, committed).await;
+            }
         }
         let local = input.local_steps && ctx.patched(patches::LOCAL_STEPS);
 
@@ -161,8 +164,14 @@ fn count(retries: &mut BTreeMap<String, u32>, activity: Activity, attempt: u32) 
 }
 
 /// The shipment with delegated dispatch: prepare (given up if a stop is taken meanwhile), then — unless a stop was
-/// taken — dispatch to the newest address taken and ship, answering the parent's changes while any step runs.
-async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> WorkflowResult<ShippingResult> {
+/// taken — commit the decision, dispatch to the newest address taken and ship, answering the parent's changes while
+/// any step runs. Runs recorded before [`patches::COMMITTED_DISPATCH`] (`committed` false) committed after the dispatch.
+async fn delegated(
+    ctx: &Ctx,
+    input: &ShippingInput,
+    timeout: Duration,
+    committed: bool,
+) -> WorkflowResult<ShippingResult> {
     let mut retries = BTreeMap::new();
     let stop = ctx.cancellation_token().child_token();
     // The parent's `shipping` state is written by this first step.
@@ -188,6 +197,13 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
         send_answers(ctx).await;
         return Err(WorkflowTermination::cancelled());
     }
+    if committed {
+        // Commit the decision before the parcel moves: the task that dispatches may run again from the last commit
+        // (its worker died in it; the server refused its completion because a change arrived), and must find the
+        // dispatch decided rather than decide anew with a stop or an address that arrived meanwhile in front of it.
+        // A change that arrives from here on is refused, and answered while the commit is made.
+        let _ = answering(ctx, ctx.timer(commit_timer()), None).await;
+    }
     let mut order = input.order.clone();
     order.address = address.clone();
     let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
@@ -200,12 +216,10 @@ async fn delegated(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workf
         Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
     };
     count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
-    // Commit the dispatch to the history before the run can complete. A workflow task that completes the run is
-    // refused by the server when a signal (a change from the parent) arrived meanwhile, and is then run again from
-    // the last commit: its local activities run again too — the dispatch a second time, and, the change now standing
-    // before it in the history, perhaps to another address. Waiting on a timer ends this task without completing.
-    // On a token of its own: a cancel sent to this run from outside must not skip it.
-    let _ = ctx.timer(commit_timer()).await;
+    if !committed {
+        // How runs recorded before COMMITTED_DISPATCH committed: after the dispatch, which a lost task ran in vain.
+        let _ = ctx.timer(commit_timer()).await;
+    }
 
     ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
     let ship = ship_input(input, &packed, &dispatched, address.clone());
