@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use order_host::domain::{OrderState, PaymentState};
+use order_host::domain::{OrderState, PaymentState, StatusDocument};
 use order_host::plugins::Slot;
+use order_host::store::EventRow;
 use order_host::workflows::OrderWorkflow;
 use order_host::workflows::messages::to_raw;
 use order_host_tests::db::TestDb;
@@ -260,48 +261,94 @@ async fn one_rollout_reaches_every_process() {
 async fn a_cancel_after_a_lost_dispatch_is_refused() {
     let db = TestDb::postgres().await;
     let dir = tempfile::tempdir().unwrap();
+    // Every dispatch the lost worker runs reaches the carrier, then fails: it stays inside its workflow task meanwhile.
+    let inject = "dispatch_carrier:after:100000";
+    let carried = |e: &EventRow| e.activity.as_deref() == Some("dispatch_carrier") && e.plugin_digest.is_some();
+    let cancel = async |handle: &OrderHandle| orders::cancel_signal(handle, "after the parcel left").await;
+    let (id, ended, _) = with_a_lost_shipping_worker(&db, dir.path(), inject, carried, cancel).await;
+    assert_eq!(ended.state, OrderState::Shipped, "the parcel was dispatched, yet: {ended:?}");
+    assert_eq!(ended.payment.status, PaymentState::Charged, "{ended:?}");
+    assert!(db.store.payments_for_order(&id).await.unwrap().iter().all(|p| p.refund_id.is_none()));
+}
+
+/// The task that dispatched is lost after the dispatch completed (the worker dies while `ship_order` retries in the
+/// same task): the worker that runs it again finds the recorded dispatch and does not hand the parcel over twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_run_again_is_not_sent_to_the_carrier_twice() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let completed =
+        |e: &EventRow| e.activity.as_deref() == Some("dispatch_carrier") && e.outcome.as_deref() == Some("completed");
+    let nothing = async |_: &OrderHandle| {};
+    // The loss must fall inside the task (its first quick `ship_order` retries, ~125 ms): a later kill finds the
+    // dispatch committed and nothing runs again, so a run that shows no second dispatch attempt is tried anew.
+    for _ in 0..3 {
+        let (id, ended, events) =
+            with_a_lost_shipping_worker(&db, dir.path(), "ship_order:before:100000", completed, nothing).await;
+        assert_eq!(ended.state, OrderState::Shipped, "{ended:?}");
+        let dispatches: Vec<_> = events.iter().filter(|e| e.activity.as_deref() == Some("dispatch_carrier")).collect();
+        if dispatches.len() < 2 {
+            continue;
+        }
+        let carrier_calls = dispatches.iter().filter(|e| e.plugin_digest.is_some()).count();
+        assert_eq!(carrier_calls, 1, "{id}: the carrier was asked again: {dispatches:?}");
+        let reused = dispatches.iter().filter_map(|e| e.details.as_ref()).any(|d| d["reused_dispatch"] == true);
+        assert!(reused, "{id}: {dispatches:?}");
+        let shipped = db.store.get_order(&id).await.unwrap().unwrap();
+        let first = dispatches.iter().find(|e| e.plugin_digest.is_some()).unwrap().details.clone().unwrap();
+        assert_eq!(shipped.tracking.as_deref(), first["tracking"].as_str(), "{shipped:?}");
+        return;
+    }
+    panic!("the worker was never killed inside the task that dispatched");
+}
+
+/// Runs one order whose shipping worker has `inject` and is killed as soon as one of the order's events is `lost_at`;
+/// then `meanwhile`, then another shipping worker takes the shipment up. The order id, its end and its events.
+async fn with_a_lost_shipping_worker(
+    db: &TestDb,
+    dir: &Path,
+    inject: &str,
+    lost_at: impl Fn(&EventRow) -> bool,
+    meanwhile: impl AsyncFnOnce(&OrderHandle),
+) -> (String, StatusDocument, Vec<EventRow>) {
     let suffix = order_id("lost");
+    let dir = dir.join(&suffix);
     let queues = Queues { orders: format!("orders-{suffix}"), shipping: format!("shipping-{suffix}") };
     // Only the orders worker brings the plugins (it publishes them); the shipping workers run what the store names.
     let env = |name: &str, plugins: bool, extra: &[(&str, &str)]| {
-        let (home, env) = process_env(&db, &queues, &dir.path().join(name), extra);
+        let (home, env) = process_env(db, &queues, &dir.join(name), extra);
         for slot in Slot::ALL.into_iter().filter(|_| plugins) {
             std::fs::copy(paths::component(slot.as_str()), home.join("plugins").join(slot.file_name())).unwrap();
         }
         env
     };
-    let _orders = Process::start(&["worker", "--queue", "orders"], env("orders", true, &[]), dir.path().join("o.log"));
-    // Every dispatch this worker runs reaches the carrier, then fails: it stays inside its workflow task meanwhile.
-    let lost_env = env("lost", false, &[("FAILURE_INJECT", "dispatch_carrier:after:100000")]);
-    let mut lost = Process::start(&["worker", "--queue", "shipping"], lost_env, dir.path().join("lost.log"));
+    let _orders = Process::start(&["worker", "--queue", "orders"], env("orders", true, &[]), dir.join("o.log"));
+    let lost_env = env("lost", false, &[("FAILURE_INJECT", inject)]);
+    let mut lost = Process::start(&["worker", "--queue", "shipping"], lost_env, dir.join("lost.log"));
 
     let client = order_host::temporal::connect(&config()).await.unwrap();
-    let id = order_id("lost-dispatch");
+    let id = order_id("lost-task");
     let options = WorkflowStartOptions::new(queues.orders.clone(), id.clone()).build();
     let handle: OrderHandle =
         client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.unwrap();
     orders::approve_signal(&handle).await;
 
-    // The first dispatch attempt has been with the carrier: kill its worker at once, before its task commits.
+    // Kill the worker at once, before the task it is in commits.
     let deadline = tokio::time::Instant::now() + WITHIN;
-    let dispatched = |events: &[order_host::store::EventRow]| {
-        events.iter().any(|e| e.activity.as_deref() == Some("dispatch_carrier") && e.plugin_digest.is_some())
-    };
-    while !dispatched(&db.store.events(&id, 500).await.unwrap()) {
-        assert!(tokio::time::Instant::now() < deadline, "no dispatch attempt within {WITHIN:?}");
+    while !db.store.events(&id, 500).await.unwrap().iter().any(&lost_at) {
+        assert!(tokio::time::Instant::now() < deadline, "{id}: the moment to kill never came within {WITHIN:?}");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     lost.kill().await;
-    orders::cancel_signal(&handle, "after the parcel left").await;
-    let _again = Process::start(&["worker", "--queue", "shipping"], env("again", false, &[]), dir.path().join("a.log"));
+    meanwhile(&handle).await;
+    let _again = Process::start(&["worker", "--queue", "shipping"], env("again", false, &[]), dir.join("a.log"));
 
     let ended = tokio::time::timeout(WITHIN, handle.get_result(WorkflowGetResultOptions::default()))
         .await
         .expect("the order ends")
         .expect("the order completes");
-    assert_eq!(ended.state, OrderState::Shipped, "the parcel was dispatched, yet: {ended:?}");
-    assert_eq!(ended.payment.status, PaymentState::Charged, "{ended:?}");
-    assert!(db.store.payments_for_order(&id).await.unwrap().iter().all(|p| p.refund_id.is_none()));
+    let events = db.store.events(&id, 500).await.unwrap();
+    (id, ended, events)
 }
 
 async fn assert_no_failed_charge(db: &TestDb, id: &str) {
@@ -313,7 +360,7 @@ async fn assert_no_failed_charge(db: &TestDb, id: &str) {
     assert!(failed.is_empty(), "{id}: {failed:?}");
 }
 
-async fn refund_event(db: &TestDb, order_id: &str) -> order_host::store::EventRow {
+async fn refund_event(db: &TestDb, order_id: &str) -> EventRow {
     let events = db.store.events(order_id, 500).await.unwrap();
     events
         .into_iter()

@@ -12,7 +12,7 @@ use super::payloads::{DispatchInput, Dispatched, PackageInfo, Packed, PrepareInp
 use crate::domain::{Activity, OrderState};
 use crate::plugins::convert;
 use crate::plugins::{Registry, Slot, wit};
-use crate::store::Transition;
+use crate::store::{StoreError, Transition};
 
 /// Activities of `ShippingWorkflow`.
 #[derive(Debug)]
@@ -71,6 +71,18 @@ impl ShippingActivities {
     ) -> Result<Dispatched, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, Activity::DispatchCarrier, &input.order.order_id).await?;
         let number = attempt.number;
+        // One parcel is handed to the carrier once. A workflow task that dispatched can run again from its last
+        // commit (its worker died, or the server refused the completion that followed because a signal arrived): the
+        // dispatch it recorded is the answer, the carrier is not asked again.
+        match self.recorded_dispatch(&input).await {
+            Ok(Some(earlier)) => {
+                let dispatched = Dispatched { attempt: number, ..earlier };
+                let details = dispatch_details(&input, &dispatched, true);
+                return attempt.finish(Ok(dispatched), Some(details)).await;
+            }
+            Ok(None) => {}
+            Err(e) => return attempt.finish(Err(e.into()), None).await,
+        }
         let order = convert::order(&input.order, input.shipment, number);
         let package = wit::Package {
             package_id: input.package.package_id.clone(),
@@ -91,9 +103,7 @@ impl ShippingActivities {
             plugin: convert::plugin_run(call.plugin.as_deref().expect("a plugin answered")),
             attempt: number,
         });
-        let details = result.as_ref().ok().map(|d| {
-            serde_json::json!({ "carrier": d.carrier, "tracking": d.tracking, "zip_code": input.order.address.zip_code })
-        });
+        let details = result.as_ref().ok().map(|d| dispatch_details(&input, d, false));
         attempt.finish(result, details).await
     }
 
@@ -120,4 +130,36 @@ impl ShippingActivities {
         });
         attempt.finish(result.map_err(Into::into), None).await
     }
+}
+
+impl ShippingActivities {
+    /// The dispatch of this shipment's parcel that an earlier attempt completed and recorded, if any.
+    async fn recorded_dispatch(&self, input: &DispatchInput) -> Result<Option<Dispatched>, StoreError> {
+        let events = self.deps.store.events(&input.order.order_id, EVENTS_READ).await?;
+        let mut recorded = events.into_iter().filter_map(|e| {
+            let completed = e.activity.as_deref() == Some(Activity::DispatchCarrier.name())
+                && e.outcome.as_deref() == Some("completed");
+            let details = e.details.filter(|_| completed)?;
+            let same_parcel = details["shipment"] == input.shipment
+                && details["package_id"].as_str() == Some(input.package.package_id.as_str());
+            same_parcel.then(|| serde_json::from_value::<Dispatched>(details["dispatched"].clone()).ok()).flatten()
+        });
+        Ok(recorded.next_back())
+    }
+}
+
+/// How many of an order's events are read to find a recorded dispatch (an order has a few dozen).
+const EVENTS_READ: u32 = 500;
+
+/// A completed dispatch's event details: where it went and, for a run of its task again, the whole result.
+fn dispatch_details(input: &DispatchInput, dispatched: &Dispatched, reused: bool) -> serde_json::Value {
+    serde_json::json!({
+        "carrier": dispatched.carrier,
+        "tracking": dispatched.tracking,
+        "zip_code": input.order.address.zip_code,
+        "shipment": input.shipment,
+        "package_id": input.package.package_id,
+        "dispatched": dispatched,
+        "reused_dispatch": reused,
+    })
 }

@@ -3,7 +3,8 @@
 /// Free functions over `$db`'s rows: `apply_transition`, `order_row`, `payment_row` and their helpers.
 macro_rules! impl_sql_rows {
     ($db:ty) => {
-        /// Applies a transition inside a transaction: order fields, then the state if `seq` is newer.
+        /// Applies a transition — the order's fields and its state — if `seq` is newer than the row's: one statement,
+        /// atomic on its own or inside the caller's transaction.
         async fn apply_transition(
             conn: &mut <$db as sqlx::Database>::Connection,
             order_id: &str,

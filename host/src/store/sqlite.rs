@@ -40,8 +40,9 @@ impl SqliteStore {
             // reads beside the writers (WAL), more only add threads to wake (SQLite has one writer at a time anyway).
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
-            // A connection to a local file does not go stale the way a network one does: no ping before each use
-            // (sqlx pings on every acquire by default, one more trip to the connection's thread per statement).
+            // A connection to a local file does not go stale the way a network one does: no ping before each use.
+            // (sqlx pings on acquire by default and again on release, each a trip to the connection's thread; the
+            // one on release stays, it also flushes what a dropped statement left behind.)
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
