@@ -22,6 +22,7 @@ use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use tokio::process::{Child, Command};
 
 const WITHIN: Duration = Duration::from_mins(1);
+const SHIPPING: &[&str] = &["worker", "--queue", "shipping"];
 const ADMIN: &str = "fleet-admin-token";
 
 /// One `order-host` process of the fleet (its command line after the binary) and how to start it again.
@@ -265,7 +266,7 @@ async fn a_cancel_after_a_lost_dispatch_is_refused() {
     let inject = "dispatch_carrier:after:100000";
     let carried = |e: &EventRow| e.activity.as_deref() == Some("dispatch_carrier") && e.plugin_digest.is_some();
     let cancel = async |handle: &OrderHandle| orders::cancel_signal(handle, "after the parcel left").await;
-    let (id, ended, _) = with_a_lost_shipping_worker(&db, dir.path(), inject, carried, cancel).await;
+    let (id, ended, _) = with_a_lost_worker(&db, dir.path(), "shipping", inject, carried, cancel).await;
     assert_eq!(ended.state, OrderState::Shipped, "the parcel was dispatched, yet: {ended:?}");
     assert_eq!(ended.payment.status, PaymentState::Charged, "{ended:?}");
     assert!(db.store.payments_for_order(&id).await.unwrap().iter().all(|p| p.refund_id.is_none()));
@@ -283,8 +284,8 @@ async fn a_dispatch_run_again_is_not_sent_to_the_carrier_twice() {
     // The loss must fall inside the task (its first quick `ship_order` retries, ~125 ms): a later kill finds the
     // dispatch committed and nothing runs again, so a run that shows no second dispatch attempt is tried anew.
     for _ in 0..3 {
-        let (id, ended, events) =
-            with_a_lost_shipping_worker(&db, dir.path(), "ship_order:before:100000", completed, nothing).await;
+        let inject = "ship_order:before:100000";
+        let (id, ended, events) = with_a_lost_worker(&db, dir.path(), "shipping", inject, completed, nothing).await;
         assert_eq!(ended.state, OrderState::Shipped, "{ended:?}");
         let dispatches: Vec<_> = events.iter().filter(|e| e.activity.as_deref() == Some("dispatch_carrier")).collect();
         if dispatches.len() < 2 {
@@ -302,11 +303,35 @@ async fn a_dispatch_run_again_is_not_sent_to_the_carrier_twice() {
     panic!("the worker was never killed inside the task that dispatched");
 }
 
-/// Runs one order whose shipping worker has `inject` and is killed as soon as one of the order's events is `lost_at`;
-/// then `meanwhile`, then another shipping worker takes the shipment up. The order id, its end and its events.
-async fn with_a_lost_shipping_worker(
+/// The workflow task that heard the approval charged the payment and was lost with its worker; a cancel arrives
+/// before another worker runs the task again. The run again hears approval and cancel together and never charges:
+/// the end refunds the charge the lost run made, rather than leave the money taken (`refund-unheard-charges`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_lost_with_its_worker_is_refunded_when_a_cancel_follows() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Every charge the lost worker makes is taken and recorded, then fails: it retries inside its task meanwhile.
+    let inject = "charge_payment:after:100000";
+    let charged = |e: &EventRow| e.activity.as_deref() == Some("charge_payment") && e.plugin_digest.is_some();
+    let cancel = async |handle: &OrderHandle| orders::cancel_signal(handle, "before the charge was heard of").await;
+    let (id, ended, _) = with_a_lost_worker(&db, dir.path(), "orders", inject, charged, cancel).await;
+    assert_eq!(ended.state, OrderState::Cancelled, "{ended:?}");
+    let payments = db.store.payments_for_order(&id).await.unwrap();
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(
+        payments[0].status,
+        PaymentState::Refunded,
+        "charged by the lost run and never given back: {payments:?}"
+    );
+}
+
+/// Runs one order whose worker of queue `lost` (`orders` or `shipping`) has `inject` and is killed as soon as one of
+/// the order's events is `lost_at`; then `meanwhile`, then another worker of that queue takes the order up. The order
+/// id, its end and its events.
+async fn with_a_lost_worker(
     db: &TestDb,
     dir: &Path,
+    lost: &'static str,
     inject: &str,
     lost_at: impl Fn(&EventRow) -> bool,
     meanwhile: impl AsyncFnOnce(&OrderHandle),
@@ -314,7 +339,7 @@ async fn with_a_lost_shipping_worker(
     let suffix = order_id("lost");
     let dir = dir.join(&suffix);
     let queues = Queues { orders: format!("orders-{suffix}"), shipping: format!("shipping-{suffix}") };
-    // Only the orders worker brings the plugins (it publishes them); the shipping workers run what the store names.
+    // Only the worker of the other queue brings the plugins (it publishes them); the others run what the store names.
     let env = |name: &str, plugins: bool, extra: &[(&str, &str)]| {
         let (home, env) = process_env(db, &queues, &dir.join(name), extra);
         for slot in Slot::ALL.into_iter().filter(|_| plugins) {
@@ -322,9 +347,11 @@ async fn with_a_lost_shipping_worker(
         }
         env
     };
-    let _orders = Process::start(&["worker", "--queue", "orders"], env("orders", true, &[]), dir.join("o.log"));
+    let worker: &'static [&'static str] = if lost == "orders" { &["worker", "--queue", "orders"] } else { SHIPPING };
+    let other: &'static [&'static str] = if lost == "orders" { SHIPPING } else { &["worker", "--queue", "orders"] };
+    let _stays = Process::start(other, env("stays", true, &[]), dir.join("stays.log"));
     let lost_env = env("lost", false, &[("FAILURE_INJECT", inject)]);
-    let mut lost = Process::start(&["worker", "--queue", "shipping"], lost_env, dir.join("lost.log"));
+    let mut lost = Process::start(worker, lost_env, dir.join("lost.log"));
 
     let client = order_host::temporal::connect(&config()).await.unwrap();
     let id = order_id("lost-task");
@@ -341,7 +368,7 @@ async fn with_a_lost_shipping_worker(
     }
     lost.kill().await;
     meanwhile(&handle).await;
-    let _again = Process::start(&["worker", "--queue", "shipping"], env("again", false, &[]), dir.join("a.log"));
+    let _again = Process::start(worker, env("again", false, &[]), dir.join("again.log"));
 
     let ended = tokio::time::timeout(WITHIN, handle.get_result(WorkflowGetResultOptions::default()))
         .await

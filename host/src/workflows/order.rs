@@ -289,11 +289,21 @@ fn signal(ctx: &Ctx, name: &str, command: Result<Command, Refusal>) {
 /// fix rather than taking a wrong turn.
 fn apply(ctx: &Ctx, command: Command) -> Decision {
     note_server_cancel(ctx);
+    refund_unheard_charges(ctx);
     let decision = ctx
         .state_mut(|s| s.order.apply(command))
         .unwrap_or_else(|refusal| panic!("lifecycle refused the driver: {refusal}"));
     publish(ctx);
     decision
+}
+
+/// Before a cancel ends an approved order that, as far as this run knows, has not charged: takes
+/// [`patches::REFUND_UNHEARD_CHARGES`] (recorded only by runs that come to this point), so the end refunds a charge a
+/// lost run of this workflow task may have made.
+fn refund_unheard_charges(ctx: &Ctx) {
+    if ctx.state(|s| s.order.cancel_ends_approved_uncharged()) && ctx.patched(patches::REFUND_UNHEARD_CHARGES) {
+        ctx.state_mut(|s| s.order.refund_unheard_charges());
+    }
 }
 
 /// Publishes the run's status document after the driver changed it.

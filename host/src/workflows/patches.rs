@@ -25,3 +25,9 @@ pub const DELEGATED_DISPATCH: &str = "delegated-dispatch";
 /// the start would take a stop or an address for a parcel that the lost run already handed to the carrier. Implies
 /// [`DELEGATED_DISPATCH`] (one marker per run).
 pub const COMMITTED_DISPATCH: &str = "committed-dispatch";
+
+/// A cancel that ends an approved order before the run heard of a charge refunds whatever was charged
+/// ([`crate::domain::Lifecycle::refund_unheard_charges`]): the task that heard the approval charges in it, and a run
+/// of that task lost after the charge leaves the money taken where the run again never charges. Taken only by runs
+/// that come to that point, so other orders record no marker for it.
+pub const REFUND_UNHEARD_CHARGES: &str = "refund-unheard-charges";

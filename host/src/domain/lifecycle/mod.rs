@@ -56,6 +56,16 @@ pub enum Stage {
     Ended(End),
 }
 
+/// What a cancel that ends an approved order before the run heard of a charge does about one: a run of the workflow
+/// task that charged may have been lost ([`Lifecycle::refund_unheard_charges`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnheardCharges {
+    /// Nothing: runs recorded before `refund-unheard-charges` (and runs that never come to that point).
+    Ignored,
+    /// Refunds whatever the payment holds, as a charge whose outcome is unknown.
+    Refunded,
+}
+
 /// The rule set a run follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rules {
@@ -163,6 +173,8 @@ pub struct Lifecycle {
     rules: Rules,
     /// Who decides a shipment's dispatch.
     handover: Handover,
+    /// What a cancel that ends an approved order before it heard of a charge does about that charge.
+    unheard_charges: UnheardCharges,
     /// Changes asked of the running shipment, by number.
     asks: BTreeMap<u32, Ask>,
     next_ask: u32,
@@ -202,6 +214,7 @@ impl Lifecycle {
             attention: None,
             rules: Rules::Guarded,
             handover: Handover::Handshake,
+            unheard_charges: UnheardCharges::Ignored,
             asks: BTreeMap::new(),
             next_ask: 0,
             address_version: 0,
@@ -236,6 +249,24 @@ impl Lifecycle {
     /// Starts shipments with the go-ahead, asking the child about changes (runs with delegated dispatch).
     pub fn delegate_dispatch(&mut self) {
         self.handover = Handover::Delegated;
+    }
+
+    /// Whether a cancel is about to end an approved order that has not charged yet, as far as this run knows: the
+    /// point where [`Lifecycle::refund_unheard_charges`] matters. The charge runs inside the workflow task that
+    /// heard the approval; when that task is lost after the charge (its worker died) and a cancel arrives before it
+    /// runs again, the run again hears approval and cancel together and never charges — while the lost run did.
+    pub fn cancel_ends_approved_uncharged(&self) -> bool {
+        // Receiving and validating too: an approval that came first is charged in the task that ran those steps.
+        let before_charge =
+            matches!(self.stage, Stage::Receiving | Stage::Validating { .. } | Stage::AwaitingApproval { .. });
+        let ignored = self.unheard_charges == UnheardCharges::Ignored;
+        self.approved && !self.charge_attempted && self.cancel_pending() && before_charge && ignored
+    }
+
+    /// From now on, a cancel that ends an approved order refunds whatever the payment was charged, heard of or not
+    /// (`refund_payment` does nothing for a payment never recorded).
+    pub fn refund_unheard_charges(&mut self) {
+        self.unheard_charges = UnheardCharges::Refunded;
     }
 
     /// The answer to change `change` once the child (or the shipment's end) gave it: the accepted command's message,

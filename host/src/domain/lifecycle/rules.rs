@@ -267,7 +267,7 @@ impl Lifecycle {
                 }
                 Ok(self.approval_settled_then_charge())
             }
-            Command::Interrupted => Ok(self.end(self.cancelled())),
+            Command::Interrupted => Ok(self.cancel_before_charge()),
             Command::Received(received) => {
                 if self.stage != Stage::Receiving {
                     return Err(unexpected(&self.stage));
@@ -275,7 +275,7 @@ impl Lifecycle {
                 self.count_retries(Activity::ReceiveOrder, received.attempt);
                 self.settings = Some(received.settings);
                 if self.cancel_pending() {
-                    return Ok(self.end(self.cancelled()));
+                    return Ok(self.cancel_before_charge());
                 }
                 self.stage = Stage::Validating { address_version: self.address_version };
                 Activity::ValidateOrder.name().clone_into(&mut self.step);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Decision, Dispatch, End, FailureKind, Handover, Lifecycle, Next, Refusal, Stage};
+use super::{Decision, Dispatch, End, FailureKind, Handover, Lifecycle, Next, Refusal, Stage, UnheardCharges};
 use crate::domain::payloads::{ChargeInput, RefundInput, ShippingInput};
 use crate::domain::{Activity, OrderState, PaymentState, ShippingStatus};
 
@@ -10,7 +10,7 @@ impl Lifecycle {
     /// After validation: wait for approval unless it already came (or a cancel did).
     pub(super) fn await_approval(&mut self, now: Option<SystemTime>) -> Decision {
         if self.cancel_pending() {
-            return self.end(self.cancelled());
+            return self.cancel_before_charge();
         }
         if self.approved {
             return self.approval_settled_then_charge();
@@ -26,7 +26,7 @@ impl Lifecycle {
 
     pub(super) fn approval_settled_then_charge(&mut self) -> Decision {
         if self.cancel_pending() {
-            return self.end(self.cancelled());
+            return self.cancel_before_charge();
         }
         let record = self.record(OrderState::Approved, Activity::ChargePayment.name(), None);
         let seq = self.next_seq();
@@ -40,6 +40,16 @@ impl Lifecycle {
             before: None,
         };
         Decision { record: Some(record), next: Next::Charge(charge), message: None, ask: None }
+    }
+
+    /// A cancel before the charge ends the order. Approved, the charge may have been made by a lost run of the task
+    /// that heard the approval: with [`Lifecycle::refund_unheard_charges`] the end refunds it as a charge whose
+    /// outcome is unknown.
+    pub(super) fn cancel_before_charge(&mut self) -> Decision {
+        if self.approved && self.unheard_charges == UnheardCharges::Refunded {
+            self.charge_attempted = true;
+        }
+        self.end(self.cancelled())
     }
 
     /// Starts shipping attempt `shipment`, or fails the order when the attempts are used up.

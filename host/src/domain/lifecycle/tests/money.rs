@@ -37,6 +37,47 @@ fn a_charge_with_an_unknown_outcome_is_refunded() {
 }
 
 #[test]
+fn a_cancel_heard_with_the_approval_refunds_a_charge_it_never_heard_of() {
+    // The task that heard the approval charged and was lost; its run again hears approval and cancel together.
+    let heard_together = |refund_unheard: bool| {
+        let mut o = at(At::AwaitingApproval);
+        run(&mut o, [Command::Approve, Command::Cancel { reason: Some("changed my mind".into()) }]);
+        assert!(o.cancel_ends_approved_uncharged());
+        if refund_unheard {
+            o.refund_unheard_charges();
+            assert!(!o.cancel_ends_approved_uncharged(), "asked once");
+        }
+        let d = run(&mut o, [Command::ApprovalWaitEnded { timed_out: false }]);
+        (o, d)
+    };
+    let (mut o, d) = heard_together(true);
+    let Next::Refund(refund) = &d.next else { panic!("{d:?}") };
+    assert_eq!(refund.payment_id, "pay-1");
+    // Nothing was recorded: the refund says so, and the order ends cancelled with nothing taken.
+    let d = run(&mut o, [Command::Refunded(Refunded { refund_id: String::new(), plugin: None, attempt: 1 })]);
+    assert_eq!(d.record.map(|r| r.state), Some(OrderState::Cancelled));
+    assert_eq!(o.document("w", "r").payment.status, PaymentState::Pending);
+
+    // Runs recorded before the rule end at once, as they did.
+    let (_, d) = heard_together(false);
+    assert!(matches!(d.next, Next::Finish(End::Cancelled { .. })), "{d:?}");
+
+    // Heard before the order was even received (the lost task received, validated and charged it): the same.
+    let mut o = at(At::Receiving);
+    run(&mut o, [Command::Approve, Command::Cancel { reason: None }]);
+    assert!(o.cancel_ends_approved_uncharged());
+    o.refund_unheard_charges();
+    let d = run(&mut o, [received(TimeoutAction::Cancel, 3)]);
+    assert!(matches!(d.next, Next::Refund(_)), "{d:?}");
+
+    // Not approved, or charged: nothing to ask.
+    let mut o = at(At::AwaitingApproval);
+    run(&mut o, [Command::Cancel { reason: None }]);
+    assert!(!o.cancel_ends_approved_uncharged());
+    assert!(!at(At::Charging).cancel_ends_approved_uncharged());
+}
+
+#[test]
 fn a_refund_refused_for_good_tells_a_person() {
     let mut o = at(At::Packing);
     run(&mut o, [Command::ShipmentNotStarted { reason: "id taken".into() }]);
