@@ -40,7 +40,8 @@ fn main() -> anyhow::Result<ExitCode> {
 /// The Tokio runtime. Temporal's workers are not `Send`: `serve` and `worker` run them on this, the main, thread
 /// beside the runtime's own threads, so those get one core fewer than the machine has (at least one) — a thread per
 /// core plus the main one would have more threads busy than cores, and switching between them costs (on two cores,
-/// 9 % of the worker's CPU per order). `TOKIO_WORKER_THREADS` still decides when set.
+/// with the SQLite changes of the same commit, 9 % of the worker's CPU per order together; BENCHMARKS.md).
+/// `TOKIO_WORKER_THREADS` still decides when set.
 fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(command, Command::Serve | Command::Worker { .. }) && std::env::var_os("TOKIO_WORKER_THREADS").is_none()
