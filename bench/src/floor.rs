@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use order_host::activities::payloads::{
-    ChargeInput, Charged, DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, Received, RecordStateInput,
-    RefundInput, Refunded, ShipInput, Shipped, ValidateInput, Validated,
+    ChargeInput, Charged, ClaimInput, Claimed, DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, Received,
+    RecordStateInput, RefundInput, Refunded, ShipInput, Shipped, ValidateInput, Validated,
 };
 use order_host::domain::{OrderInput, PluginRun, TimeoutAction};
 use order_host::temporal::worker::tuned;
@@ -123,6 +123,15 @@ impl NoopActivities {
             plugin: noop_plugin(),
             attempt: ctx.info().attempt,
         })
+    }
+
+    #[activity(name = "claim_shipment")]
+    pub async fn claim_shipment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ClaimInput,
+    ) -> Result<Claimed, ActivityError> {
+        Ok(Claimed { stop: input.stop, address: input.address, package: input.package })
     }
 
     #[activity(name = "ship_order")]

@@ -59,6 +59,12 @@ async fn recorded_histories_replay_cleanly() {
         "cancelled-after-charge-committed-shipping.json",
         "redispatched-committed.json",
         "redispatched-committed-shipping.json",
+        "shipped-claimed.json",
+        "shipped-claimed-shipping.json",
+        "cancelled-after-charge-claimed.json",
+        "cancelled-after-charge-claimed-shipping.json",
+        "redispatched-claimed.json",
+        "redispatched-claimed-shipping.json",
     ] {
         assert!(names.contains(&expected), "missing recorded history {expected}: have {names:?}");
     }
@@ -78,4 +84,31 @@ async fn a_changed_history_is_caught_as_nondeterministic() {
     let err = replayer().replay_workflow(history).await.expect_err("a changed history must not replay");
     assert!(matches!(err, WorkflowReplayError::Replay(_)), "{err:?}");
     assert!(err.to_string().to_lowercase().contains("nondetermin"), "{err}");
+}
+
+/// A child whose parent asked it to claim (`"claims": true`) but that a worker of the previous code ran — that code
+/// ignores the field and records its `committed-dispatch` marker — replays on the path its marker names. Today's code
+/// takes the claiming path, without a marker, only where the history holds none.
+#[tokio::test]
+async fn a_child_asked_to_claim_that_older_code_ran_replays_as_it_ran() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let recorded = histories();
+    for name in [
+        "shipped-committed-shipping.json",
+        "cancelled-after-charge-committed-shipping.json",
+        "redispatched-committed-shipping.json",
+    ] {
+        let (_, json) = recorded.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} recorded"));
+        let mut doc: serde_json::Value = serde_json::from_slice(json).unwrap();
+        let data = &mut doc["events"][0]["attributes"]["WorkflowExecutionStartedEventAttributes"]["input"]["payloads"]
+            [0]["data"];
+        let mut input: serde_json::Value =
+            serde_json::from_slice(&STANDARD.decode(data.as_str().expect("input data")).unwrap()).unwrap();
+        assert_eq!(input["delegated"], true, "{name}");
+        input["claims"] = true.into();
+        *data = STANDARD.encode(serde_json::to_vec(&input).unwrap()).into();
+        let history = WorkflowHistory::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
+        replayer().replay_workflow(history).await.unwrap_or_else(|e| panic!("{name} asked to claim: {e}"));
+    }
 }

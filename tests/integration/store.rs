@@ -1,7 +1,7 @@
 //! The store contract, on SQLite and PostgreSQL alike.
 
 use order_host::domain::{Address, Item, OrderState, PaymentState};
-use order_host::store::{NewEvent, NewOrder, OrderFilter, PluginVersionRow, Transition};
+use order_host::store::{NewEvent, NewOrder, OrderFilter, PluginVersionRow, ShipmentClaim, Transition};
 use order_host_tests::db::TestDb;
 
 use crate::both_backends;
@@ -92,6 +92,40 @@ both_backends!(the_seeds_queries_run_unchanged, |db: TestDb| async move {
     assert!(matches!(dollars.as_deref(), Some("42.00" | "42.0")), "amount is in dollars: {dollars:?}");
     let payload = db.text("SELECT CAST(payload_json AS TEXT) FROM events").await.unwrap().unwrap();
     assert!(payload.contains("\"k\""), "{payload}");
+});
+
+both_backends!(a_shipment_is_dispatched_or_stopped_never_both, |db: TestDb| async move {
+    let store = &db.store;
+    let address = new_order("o-1").address;
+    let elsewhere = Address { street: "9 Elm St".into(), ..address.clone() };
+    let dispatch = ShipmentClaim {
+        order_id: "o-1".into(),
+        shipment: 1,
+        stop: false,
+        address: address.clone(),
+        package: Some(serde_json::json!({"package_id": "pkg-1"})),
+    };
+    assert_eq!(store.claim_shipment(&dispatch).await.unwrap(), dispatch, "the first claim holds");
+    // A stop (or a dispatch elsewhere) asked later gets the dispatch that holds, parcel and address included.
+    let stop = ShipmentClaim { stop: true, package: None, address: elsewhere.clone(), ..dispatch.clone() };
+    assert_eq!(store.claim_shipment(&stop).await.unwrap(), dispatch);
+    let moved = ShipmentClaim { address: elsewhere.clone(), ..dispatch.clone() };
+    assert_eq!(store.claim_shipment(&moved).await.unwrap(), dispatch);
+
+    // The next shipment, and another order's, are claimed on their own; a stop that came first holds too.
+    let next = ShipmentClaim { shipment: 2, ..stop.clone() };
+    assert_eq!(store.claim_shipment(&next).await.unwrap(), next);
+    assert_eq!(store.claim_shipment(&ShipmentClaim { shipment: 2, ..dispatch.clone() }).await.unwrap(), next);
+    let other = ShipmentClaim { order_id: "o-2".into(), ..moved.clone() };
+    assert_eq!(store.claim_shipment(&other).await.unwrap(), other);
+
+    // A dispatch and a stop asked at the same moment agree on the one that holds.
+    for shipment in 10..20 {
+        let (dispatch, stop) =
+            (ShipmentClaim { shipment, ..dispatch.clone() }, ShipmentClaim { shipment, ..stop.clone() });
+        let (a, b) = tokio::join!(store.claim_shipment(&dispatch), store.claim_shipment(&stop));
+        assert_eq!(a.unwrap(), b.unwrap(), "shipment {shipment}");
+    }
 });
 
 both_backends!(transitions_never_go_backwards, |db: TestDb| async move {

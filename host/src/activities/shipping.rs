@@ -8,11 +8,13 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::ActivityDeps;
-use super::payloads::{DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, ShipInput, Shipped};
+use super::payloads::{
+    ClaimInput, Claimed, DispatchInput, Dispatched, PackageInfo, Packed, PrepareInput, ShipInput, Shipped,
+};
 use crate::domain::{Activity, OrderState};
 use crate::plugins::convert;
 use crate::plugins::{Registry, Slot, wit};
-use crate::store::{StoreError, Transition};
+use crate::store::{ShipmentClaim, StoreError, Transition};
 
 /// Activities of `ShippingWorkflow`.
 #[derive(Debug)]
@@ -71,6 +73,29 @@ impl ShippingActivities {
     ) -> Result<Dispatched, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, Activity::DispatchCarrier, &input.order.order_id).await?;
         let number = attempt.number;
+        // A shipment is dispatched or stopped, never both: the dispatch claims it first, and a shipment a stop
+        // claimed before (a run of this task that took a cancel, superseding the one this attempt belongs to) is not
+        // sent.
+        if input.claim {
+            let claim = ShipmentClaim {
+                order_id: input.order.order_id.clone(),
+                shipment: input.shipment,
+                stop: false,
+                address: input.order.address.clone(),
+                package: serde_json::to_value(&input.package).ok(),
+            };
+            match self.deps.store.claim_shipment(&claim).await {
+                Ok(held) if held.stop => {
+                    let stopped = StoreError::Conflict(format!(
+                        "shipment {} of order {} was stopped before its dispatch: the parcel is not sent",
+                        input.shipment, input.order.order_id
+                    ));
+                    return attempt.finish(Err(stopped.into()), None).await;
+                }
+                Ok(_) => {}
+                Err(e) => return attempt.finish(Err(e.into()), None).await,
+            }
+        }
         // One parcel is handed to the carrier once. A workflow task that dispatched can run again from its last
         // commit (its worker died, or the server refused the completion that followed because a signal arrived): the
         // dispatch it recorded is the answer, the carrier is not asked again.
@@ -105,6 +130,35 @@ impl ShippingActivities {
         });
         let details = result.as_ref().ok().map(|d| dispatch_details(&input, d, false));
         attempt.finish(result, details).await
+    }
+
+    /// Claims a shipment for its stop or its dispatch, as its workflow decides when a change reached it before the
+    /// dispatch (bookkeeping, no plugin): the claim that holds — a dispatch claimed before wins over a stop.
+    #[activity(name = "claim_shipment")]
+    pub async fn claim_shipment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ClaimInput,
+    ) -> Result<Claimed, ActivityError> {
+        let claim = ShipmentClaim {
+            order_id: input.order_id.clone(),
+            shipment: input.shipment,
+            stop: input.stop,
+            address: input.address.clone(),
+            package: input.package.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        };
+        // A database that cannot be reached is retried as long as the step is.
+        let held = self.deps.store.claim_shipment(&claim).await?;
+        let package = held.package.and_then(|p| serde_json::from_value::<PackageInfo>(p).ok());
+        tracing::info!(
+            order_id = %input.order_id,
+            workflow_id = ctx.info().workflow_id.as_deref().unwrap_or_default(),
+            shipment = input.shipment,
+            asked_stop = input.stop,
+            held_stop = held.stop,
+            "shipment claimed"
+        );
+        Ok(Claimed { stop: held.stop, address: held.address, package })
     }
 
     /// Records the order as shipped with its parcel, carrier and tracking number.

@@ -136,6 +136,30 @@ pub struct DispatchInput {
     pub order: OrderInput,
     pub shipment: u32,
     pub package: PackageInfo,
+    /// Claim the shipment's dispatch in the database first, and refuse to dispatch a shipment stopped there
+    /// (children that claim, [`ShippingInput::claims`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim: bool,
+}
+
+/// `claim_shipment`'s input: a shipment's stop, or its dispatch to `address` with `package`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimInput {
+    pub order_id: String,
+    pub shipment: u32,
+    pub stop: bool,
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageInfo>,
+}
+
+/// `claim_shipment`'s result: the claim that holds (this one, or one made before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    pub stop: bool,
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageInfo>,
 }
 
 /// `dispatch_carrier`'s result.
@@ -263,6 +287,11 @@ pub struct ShippingInput {
     /// changes instead, [`ShipmentChange`]). Set by parents with delegated dispatch; implies `local_steps`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delegated: bool,
+    /// The child claims its dispatch or its stop in the database when it decides, rather than committing the decision
+    /// in its history (a timer and a workflow task more). Set by parents with delegated dispatch; a child recorded
+    /// by older code replays the path its patch marker names.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claims: bool,
     /// The `shipping` state write, left to the child's first step instead of a `record_state` of the parent's
     /// (runs with delegated dispatch).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (3, "seed columns and run owner", include_str!("../../../migrations/postgres/0003_seed_columns_and_run_owner.sql")),
     (4, "plugin store", include_str!("../../../migrations/postgres/0004_plugin_store.sql")),
     (5, "plugin canary", include_str!("../../../migrations/postgres/0005_plugin_canary.sql")),
+    (6, "shipment claims", include_str!("../../../migrations/postgres/0006_shipment_claims.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -25,6 +26,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (3, "seed columns and run owner", include_str!("../../../migrations/sqlite/0003_seed_columns_and_run_owner.sql")),
     (4, "plugin store", include_str!("../../../migrations/sqlite/0004_plugin_store.sql")),
     (5, "plugin canary", include_str!("../../../migrations/sqlite/0005_plugin_canary.sql")),
+    (6, "shipment claims", include_str!("../../../migrations/sqlite/0006_shipment_claims.sql")),
 ]);
 
 impl MigrationSource<'static> for Embedded {

@@ -185,6 +185,19 @@ pub struct PluginVersionRow {
     pub loaded_at: DateTime<Utc>,
 }
 
+/// Who holds a shipment of an order ([`Store::claim_shipment`]): its dispatch, to `address` with `package`, or its
+/// stop. The first claim holds for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShipmentClaim {
+    pub order_id: String,
+    pub shipment: u32,
+    /// The shipment never goes (otherwise it is being, or was, dispatched).
+    pub stop: bool,
+    pub address: Address,
+    /// The parcel a dispatch claim took (as `prepare_package` packed it).
+    pub package: Option<serde_json::Value>,
+}
+
 /// Which orders to list.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
@@ -238,6 +251,8 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
     async fn get_payment(&self, payment_id: &str) -> Result<Option<PaymentRow>, StoreError>;
     async fn payments_for_order(&self, order_id: &str) -> Result<Vec<PaymentRow>, StoreError>;
 
+    /// Claims a shipment for its dispatch or its stop, unless it was claimed before: the claim that holds.
+    async fn claim_shipment(&self, claim: &ShipmentClaim) -> Result<ShipmentClaim, StoreError>;
     /// Appends an event; returns its id.
     async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
     /// An order's events, oldest first.

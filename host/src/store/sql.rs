@@ -253,6 +253,47 @@ macro_rules! impl_sql_store {
                 read_payments(&self.pool, order_id).await
             }
 
+            async fn claim_shipment(
+                &self,
+                c: &$crate::store::ShipmentClaim,
+            ) -> Result<$crate::store::ShipmentClaim, $crate::store::StoreError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO shipment_claims (order_id, shipment, claim, address_json, package_json, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (order_id, shipment) DO NOTHING",
+                )
+                .bind(&c.order_id)
+                .bind(i64::from(c.shipment))
+                .bind(if c.stop { "stop" } else { "dispatch" })
+                .bind(sqlx::types::Json(&c.address))
+                .bind(c.package.as_ref().map(sqlx::types::Json))
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(c.clone());
+                }
+                // Claimed before: that claim holds, whatever this one asked.
+                let row = sqlx::query(
+                    "SELECT claim, address_json, package_json FROM shipment_claims
+                     WHERE order_id = $1 AND shipment = $2",
+                )
+                .bind(&c.order_id)
+                .bind(i64::from(c.shipment))
+                .fetch_one(&self.pool)
+                .await?;
+                let claim: String = sqlx::Row::try_get(&row, "claim")?;
+                let address: sqlx::types::Json<$crate::domain::Address> = sqlx::Row::try_get(&row, "address_json")?;
+                let package: Option<sqlx::types::Json<serde_json::Value>> = sqlx::Row::try_get(&row, "package_json")?;
+                Ok($crate::store::ShipmentClaim {
+                    order_id: c.order_id.clone(),
+                    shipment: c.shipment,
+                    stop: claim == "stop",
+                    address: address.0,
+                    package: package.map(|p| p.0),
+                })
+            }
+
             async fn append_event(&self, e: &$crate::store::NewEvent) -> Result<i64, $crate::store::StoreError> {
                 let id: i64 = sqlx::Row::try_get(
                     &sqlx::query(

@@ -23,7 +23,8 @@ pub const DELEGATED_DISPATCH: &str = "delegated-dispatch";
 /// workflow task that dispatches can then be run again — its worker died in it, or the server refused its completion
 /// because a change arrived meanwhile — and still finds the decision in the history, where a run of the task from
 /// the start would take a stop or an address for a parcel that the lost run already handed to the carrier. Implies
-/// [`DELEGATED_DISPATCH`] (one marker per run).
+/// [`DELEGATED_DISPATCH`] (one marker per run). Children of today's parents no longer take it: they claim the
+/// decision in the database instead, without a marker ([`crate::domain::payloads::ShippingInput::claims`]).
 pub const COMMITTED_DISPATCH: &str = "committed-dispatch";
 
 /// A cancel that ends an approved order before the run heard of a charge refunds whatever was charged

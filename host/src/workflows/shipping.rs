@@ -25,7 +25,9 @@ use super::messages::{
 };
 use super::{options, patches, step};
 use crate::activities::ShippingActivities;
-use crate::domain::payloads::{DispatchInput, Dispatched, Packed, PrepareInput, ShipInput};
+use crate::domain::payloads::{
+    ClaimInput, DispatchInput, Dispatched, PackageInfo, PrepareInput, ShipInput, ShipmentChange,
+};
 use crate::domain::{Activity, Address};
 
 /// One shipment: prepare → dispatch → ship. With delegated dispatch (new parents) it dispatches on its own authority
@@ -45,6 +47,8 @@ pub struct ShippingWorkflow {
     address: Option<Address>,
     /// Delegated dispatch: answers owed to the parent.
     answers: Vec<ShipmentChangeAnswer>,
+    /// Claimed dispatch: changes heard before the decision, answered once the claim that holds is known.
+    pending: Vec<ShipmentChange>,
 }
 
 type Ctx = WorkflowContext<ShippingWorkflow>;
@@ -61,6 +65,7 @@ impl ShippingWorkflow {
             stop: false,
             address: None,
             answers: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -74,9 +79,15 @@ impl ShippingWorkflow {
         // (which ignores the field and runs activities of their own) replay as it ran. One marker per run: the newest
         // implies the older.
         if input.delegated {
-            let committed = ctx.patched(patches::COMMITTED_DISPATCH);
-            if committed || ctx.patched(patches::DELEGATED_DISPATCH) {
+            // A child asked to claim does so without a marker; one that older code ran before (with its marker) is
+            // only ever met in replay, and replays the path its marker names.
+            let fresh = input.claims && !ctx.is_replaying();
+            let committed = !fresh && ctx.patched(patches::COMMITTED_DISPATCH);
+            if committed || (!fresh && ctx.patched(patches::DELEGATED_DISPATCH)) {
                 return delegated(ctx, &input, timeout, committed).await;
+            }
+            if input.claims {
+                return claimed(ctx, &input, timeout).await;
             }
         }
         let local = input.local_steps && ctx.patched(patches::LOCAL_STEPS);
@@ -104,7 +115,7 @@ impl ShippingWorkflow {
         ctx.state_mut(|s| s.step = Activity::DispatchCarrier.name().into());
         let mut order = input.order.clone();
         order.address = address.clone();
-        let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
+        let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone(), claim: false };
         let options = options::dispatch_step(timeout);
         let dispatched = match step::run(ctx, local, || ShippingActivities::dispatch_carrier, dispatch, options).await {
             Ok(dispatched) => dispatched,
@@ -113,14 +124,14 @@ impl ShippingWorkflow {
         count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
 
         ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
-        let ship = ship_input(&input, &packed, &dispatched, address);
+        let ship = ship_input(&input, &packed.package, &dispatched, address);
         // The parcel is with the carrier: recording it is retried until it is done, never abandoned — a failure
         // here would make the parent dispatch again or refund a parcel on its way.
         let options = options::compensation_step(timeout);
         let shipped = step::run(ctx, local, || ShippingActivities::ship_order, ship, options).await?;
         count(&mut retries, Activity::ShipOrder, shipped.attempt);
         ctx.state_mut(|s| s.step = "shipped".into());
-        Ok(shipping_result(packed, dispatched, retries, None))
+        Ok(shipping_result(packed.package, dispatched, retries, None))
     }
 
     /// Delegated dispatch: the parent asks to stop before the dispatch, or to dispatch to a new address
@@ -130,6 +141,15 @@ impl ShippingWorkflow {
     pub fn change_shipment(&mut self, _ctx: &mut SyncWorkflowContext<Self>, input: RawValue) {
         let Some(change) = messages::shipment_change(&input) else { return };
         if !self.input.delegated || change.shipment != self.input.shipment {
+            return;
+        }
+        if self.input.claims && !self.dispatch_begun {
+            // Taken or not once the decision is claimed ([`claimed`]); a stop interrupts the preparation meanwhile.
+            self.stop |= change.stop;
+            if let Some(address) = &change.address {
+                self.address = Some(address.clone());
+            }
+            self.pending.push(change);
             return;
         }
         let taken = !self.dispatch_begun;
@@ -206,7 +226,7 @@ async fn delegated(
     }
     let mut order = input.order.clone();
     order.address = address.clone();
-    let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone() };
+    let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone(), claim: false };
     // On a token of its own: this run ends cancelled only before its dispatch (the parent counts on it), so not even
     // a cancel sent to it from outside interrupts the dispatch.
     let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
@@ -222,21 +242,114 @@ async fn delegated(
     }
 
     ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
-    let ship = ship_input(input, &packed, &dispatched, address.clone());
+    let ship = ship_input(input, &packed.package, &dispatched, address.clone());
     // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
     let options = options::compensation_step(timeout);
     let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
     count(&mut retries, Activity::ShipOrder, shipped.attempt);
     ctx.state_mut(|s| s.step = "shipped".into());
-    Ok(shipping_result(packed, dispatched, retries, Some(address)))
+    Ok(shipping_result(packed.package, dispatched, retries, Some(address)))
+}
+
+/// The shipment that claims (children of today's parents): prepare — given up if a stop comes meanwhile — then
+/// decide, all in one workflow task. With no change asked, dispatch at once: the dispatch claims the shipment in the
+/// database. With a stop, an address or a preparation that failed, claim the shipment first and follow the claim that
+/// holds: the task may be a run again of one whose worker died or whose completion the server refused (a change
+/// arrived meanwhile, and is now heard first), and what that earlier run claimed — a parcel handed to the carrier —
+/// wins over what this run heard since. Changes heard after the decision are refused.
+async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> WorkflowResult<ShippingResult> {
+    let mut retries = BTreeMap::new();
+    let stop = ctx.cancellation_token().child_token();
+    // The parent's `shipping` state is written by this first step.
+    let prepare = PrepareInput { order: input.order.clone(), shipment: input.shipment, before: input.before.clone() };
+    let options = options::business_step(timeout).cancellation_token(&stop);
+    let prepared =
+        answering(ctx, step::run(ctx, true, || ShippingActivities::prepare_package, prepare, options), Some(&stop))
+            .await;
+    if let Ok(packed) = &prepared {
+        count(&mut retries, Activity::PreparePackage, packed.attempt);
+    }
+
+    // The decision: changes heard from here on are refused.
+    let (stop_asked, address_asked, pending) = ctx.state_mut(|s| {
+        s.dispatch_begun = true;
+        (s.stop, s.address.clone(), std::mem::take(&mut s.pending))
+    });
+    let mut address = address_asked.clone().unwrap_or_else(|| input.order.address.clone());
+    let mut package = prepared.as_ref().ok().map(|p| p.package.clone());
+    if stop_asked || address_asked.is_some() || prepared.is_err() {
+        let claim = ClaimInput {
+            order_id: input.order.order_id.clone(),
+            shipment: input.shipment,
+            stop: stop_asked || prepared.is_err(),
+            address: address.clone(),
+            package: package.clone(),
+        };
+        let held = ctx.execute_local_activity(ShippingActivities::claim_shipment, claim, options::bookkeeping()).await;
+        let held = held.map_err(|e| {
+            let reason = describe_failure(e.failure());
+            ApplicationFailure::builder(format!("shipment {} could not be claimed: {reason}", input.shipment)).build()
+        })?;
+        // An address asked is taken when the parcel goes there (or does not go at all); a stop only by the stop.
+        let ours = !held.stop && Some(&held.address) == address_asked.as_ref();
+        ctx.state_mut(|s| {
+            for change in &pending {
+                let taken = if change.stop {
+                    held.stop
+                } else {
+                    held.stop || ours || change.address.as_ref() == Some(&held.address)
+                };
+                // A stop taken is answered by this run's end.
+                if !(taken && change.stop) {
+                    s.answers.push(ShipmentChangeAnswer { shipment: change.shipment, change: change.change, taken });
+                }
+            }
+        });
+        if held.stop {
+            send_answers(ctx).await;
+            return match prepared {
+                Err(e) if !stop_asked => give_up(ctx, input, Activity::PreparePackage, &e).await,
+                _ => Err(WorkflowTermination::cancelled()),
+            };
+        }
+        address = held.address;
+        package = held.package.or(package);
+    }
+    let Some(package) = package else {
+        // A dispatch claimed without its parcel: not something this host writes.
+        let reason = format!("shipment {} was claimed for its dispatch without a parcel", input.shipment);
+        return not_dispatched(ctx, input, reason).await;
+    };
+
+    ctx.state_mut(|s| Activity::DispatchCarrier.name().clone_into(&mut s.step));
+    let mut order = input.order.clone();
+    order.address = address.clone();
+    let dispatch = DispatchInput { order, shipment: input.shipment, package: package.clone(), claim: true };
+    // On a token of its own: once decided, not even a cancel sent to this run from outside interrupts the dispatch.
+    let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
+    let dispatching = step::run(ctx, true, || ShippingActivities::dispatch_carrier, dispatch, options);
+    let dispatched = match answering(ctx, dispatching, None).await {
+        Ok(dispatched) => dispatched,
+        Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
+    };
+    count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
+
+    ctx.state_mut(|s| Activity::ShipOrder.name().clone_into(&mut s.step));
+    let ship = ship_input(input, &package, &dispatched, address.clone());
+    // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
+    let options = options::compensation_step(timeout);
+    let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
+    count(&mut retries, Activity::ShipOrder, shipped.attempt);
+    ctx.state_mut(|s| s.step = "shipped".into());
+    Ok(shipping_result(package, dispatched, retries, Some(address)))
 }
 
 /// `ship_order`'s input: the parcel `dispatched` took, to `address`.
-fn ship_input(input: &ShippingInput, packed: &Packed, dispatched: &Dispatched, address: Address) -> ShipInput {
+fn ship_input(input: &ShippingInput, package: &PackageInfo, dispatched: &Dispatched, address: Address) -> ShipInput {
     ShipInput {
         order_id: input.order.order_id.clone(),
         shipment: input.shipment,
-        package_id: packed.package.package_id.clone(),
+        package_id: package.package_id.clone(),
         carrier: dispatched.carrier.clone(),
         tracking: dispatched.tracking.clone(),
         address,
@@ -246,13 +359,13 @@ fn ship_input(input: &ShippingInput, packed: &Packed, dispatched: &Dispatched, a
 
 /// What a shipment that shipped tells its parent (`address`: where it went, when this run decided it).
 fn shipping_result(
-    packed: Packed,
+    package: PackageInfo,
     dispatched: Dispatched,
     retries: BTreeMap<String, u32>,
     address: Option<Address>,
 ) -> ShippingResult {
     ShippingResult {
-        package_id: packed.package.package_id,
+        package_id: package.package_id,
         carrier: dispatched.carrier,
         tracking: dispatched.tracking,
         eta_days: dispatched.eta_days,

@@ -78,6 +78,7 @@ impl Lifecycle {
             activity_timeout_ms: settings.activity_timeout_ms,
             local_steps: false,
             delegated,
+            claims: delegated,
             before: None,
         };
         let workflow_id = crate::domain::shipping_workflow_id(&order_id, shipment);
