@@ -122,6 +122,7 @@ impl NoopActivities {
             eta_days: 1,
             plugin: noop_plugin(),
             attempt: ctx.info().attempt,
+            package: None,
         })
     }
 

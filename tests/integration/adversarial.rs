@@ -361,7 +361,10 @@ both_backends!(an_address_change_racing_the_dispatch_is_all_or_nothing, |db: Tes
         match orders::update_address(&handle, &address).await {
             Ok(_) => last_accepted = address,
             Err(refused) => {
-                assert!(refused.contains("dispatched") || refused.contains("shipped"), "{refused}");
+                // Refused by the order (the parcel is on its way), or sent after it ended: the shipment decides and
+                // dispatches in one workflow task, and the order ends in its next one.
+                let ended = refused.to_lowercase().contains("not found");
+                assert!(refused.contains("dispatched") || refused.contains("shipped") || ended, "{refused}");
                 break;
             }
         }

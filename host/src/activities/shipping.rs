@@ -73,26 +73,22 @@ impl ShippingActivities {
     ) -> Result<Dispatched, ActivityError> {
         let mut attempt = self.deps.attempt(&ctx, Activity::DispatchCarrier, &input.order.order_id).await?;
         let number = attempt.number;
-        // A shipment is dispatched or stopped, never both: the dispatch claims it first, and a shipment a stop
-        // claimed before (a run of this task that took a cancel, superseding the one this attempt belongs to) is not
-        // sent.
+        // A shipment is dispatched or stopped, never both: the dispatch claims it first. A shipment a stop claimed
+        // before, or a dispatch to another address (a run of this task that heard a change, superseding the one this
+        // attempt belongs to), is not sent; a parcel claimed before is the one that goes.
+        let mut input = input;
+        let mut claimed_package = None;
         if input.claim {
-            let claim = ShipmentClaim {
-                order_id: input.order.order_id.clone(),
-                shipment: input.shipment,
-                stop: false,
-                address: input.order.address.clone(),
-                package: serde_json::to_value(&input.package).ok(),
-            };
-            match self.deps.store.claim_shipment(&claim).await {
-                Ok(held) if held.stop => {
-                    let stopped = StoreError::Conflict(format!(
-                        "shipment {} of order {} was stopped before its dispatch: the parcel is not sent",
-                        input.shipment, input.order.order_id
-                    ));
-                    return attempt.finish(Err(stopped.into()), None).await;
+            match self.claim_dispatch(&input).await {
+                Ok(Claim::Go(package)) => {
+                    if package.package_id != input.package.package_id {
+                        input.package = package.clone();
+                        claimed_package = Some(package);
+                    }
                 }
-                Ok(_) => {}
+                Ok(Claim::Refused(reason)) => {
+                    return attempt.finish(Err(StoreError::Conflict(reason).into()), None).await;
+                }
                 Err(e) => return attempt.finish(Err(e.into()), None).await,
             }
         }
@@ -101,7 +97,7 @@ impl ShippingActivities {
         // dispatch it recorded is the answer, the carrier is not asked again.
         match self.recorded_dispatch(&input).await {
             Ok(Some(earlier)) => {
-                let dispatched = Dispatched { attempt: number, ..earlier };
+                let dispatched = Dispatched { attempt: number, package: claimed_package, ..earlier };
                 let details = dispatch_details(&input, &dispatched, true);
                 return attempt.finish(Ok(dispatched), Some(details)).await;
             }
@@ -127,6 +123,7 @@ impl ShippingActivities {
             eta_days: d.eta_days,
             plugin: convert::plugin_run(call.plugin.as_deref().expect("a plugin answered")),
             attempt: number,
+            package: claimed_package,
         });
         let details = result.as_ref().ok().map(|d| dispatch_details(&input, d, false));
         attempt.finish(result, details).await
@@ -186,7 +183,40 @@ impl ShippingActivities {
     }
 }
 
+/// What a dispatch's claim on its shipment says.
+enum Claim {
+    /// Dispatch this parcel (the input's, or the one claimed before).
+    Go(PackageInfo),
+    /// Do not dispatch, for this reason.
+    Refused(String),
+}
+
 impl ShippingActivities {
+    /// Claims the shipment for this dispatch ([`crate::store::Store::claim_shipment`]).
+    async fn claim_dispatch(&self, input: &DispatchInput) -> Result<Claim, StoreError> {
+        let claim = ShipmentClaim {
+            order_id: input.order.order_id.clone(),
+            shipment: input.shipment,
+            stop: false,
+            address: input.order.address.clone(),
+            package: serde_json::to_value(&input.package).ok(),
+        };
+        let held = self.deps.store.claim_shipment(&claim).await?;
+        let (order, shipment) = (&input.order.order_id, input.shipment);
+        if held.stop {
+            return Ok(Claim::Refused(format!(
+                "shipment {shipment} of order {order} was stopped before its dispatch: the parcel is not sent"
+            )));
+        }
+        if held.address != input.order.address {
+            return Ok(Claim::Refused(format!(
+                "shipment {shipment} of order {order} is claimed for a dispatch to another address: not sent here"
+            )));
+        }
+        let package = held.package.and_then(|p| serde_json::from_value::<PackageInfo>(p).ok());
+        Ok(Claim::Go(package.unwrap_or_else(|| input.package.clone())))
+    }
+
     /// The dispatch of this shipment's parcel that an earlier attempt completed and recorded, if any.
     async fn recorded_dispatch(&self, input: &DispatchInput) -> Result<Option<Dispatched>, StoreError> {
         let events = self.deps.store.events(&input.order.order_id, EVENTS_READ).await?;

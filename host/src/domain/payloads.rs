@@ -170,6 +170,10 @@ pub struct Dispatched {
     pub eta_days: u32,
     pub plugin: PluginRun,
     pub attempt: u32,
+    /// The parcel that went when it is not the one asked for: a run of the task before this one claimed the shipment
+    /// with the parcel its preparation packed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageInfo>,
 }
 
 /// `ship_order`'s input.

@@ -47,6 +47,8 @@ pub struct ShippingWorkflow {
     address: Option<Address>,
     /// Delegated dispatch: answers owed to the parent.
     answers: Vec<ShipmentChangeAnswer>,
+    /// This run claims its decision ([`claimed`]; not every run whose input asks: one older code ran replays its path).
+    claiming: bool,
     /// Claimed dispatch: changes heard before the decision, answered once the claim that holds is known.
     pending: Vec<ShipmentChange>,
 }
@@ -65,6 +67,7 @@ impl ShippingWorkflow {
             stop: false,
             address: None,
             answers: Vec::new(),
+            claiming: false,
             pending: Vec::new(),
         }
     }
@@ -87,6 +90,7 @@ impl ShippingWorkflow {
                 return delegated(ctx, &input, timeout, committed).await;
             }
             if input.claims {
+                ctx.state_mut(|s| s.claiming = true);
                 return claimed(ctx, &input, timeout).await;
             }
         }
@@ -143,7 +147,7 @@ impl ShippingWorkflow {
         if !self.input.delegated || change.shipment != self.input.shipment {
             return;
         }
-        if self.input.claims && !self.dispatch_begun {
+        if self.claiming && !self.dispatch_begun {
             // Taken or not once the decision is claimed ([`claimed`]); a stop interrupts the preparation meanwhile.
             self.stop |= change.stop;
             if let Some(address) = &change.address {
@@ -270,10 +274,12 @@ async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workflo
         count(&mut retries, Activity::PreparePackage, packed.attempt);
     }
 
-    // The decision: changes heard from here on are refused.
-    let (stop_asked, address_asked, pending) = ctx.state_mut(|s| {
-        s.dispatch_begun = true;
-        (s.stop, s.address.clone(), std::mem::take(&mut s.pending))
+    // The decision. Without a change heard, it is the dispatch's own claim; with one, the claim comes first, and
+    // changes heard while it is made wait for its answer too.
+    let (stop_asked, address_asked) = ctx.state_mut(|s| {
+        let asked = s.stop || s.address.is_some() || prepared.is_err();
+        s.dispatch_begun = !asked;
+        (s.stop, s.address.clone())
     });
     let mut address = address_asked.clone().unwrap_or_else(|| input.order.address.clone());
     let mut package = prepared.as_ref().ok().map(|p| p.package.clone());
@@ -290,10 +296,12 @@ async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workflo
             let reason = describe_failure(e.failure());
             ApplicationFailure::builder(format!("shipment {} could not be claimed: {reason}", input.shipment)).build()
         })?;
-        // An address asked is taken when the parcel goes there (or does not go at all); a stop only by the stop.
+        // From here on changes are refused. An address asked is taken when the parcel goes there (or does not go at
+        // all); a stop only by the stop.
         let ours = !held.stop && Some(&held.address) == address_asked.as_ref();
         ctx.state_mut(|s| {
-            for change in &pending {
+            s.dispatch_begun = true;
+            for change in std::mem::take(&mut s.pending) {
                 let taken = if change.stop {
                     held.stop
                 } else {
@@ -308,17 +316,23 @@ async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workflo
         if held.stop {
             send_answers(ctx).await;
             return match prepared {
-                Err(e) if !stop_asked => give_up(ctx, input, Activity::PreparePackage, &e).await,
-                _ => Err(WorkflowTermination::cancelled()),
+                _ if stop_asked => Err(WorkflowTermination::cancelled()),
+                Err(e) => give_up(ctx, input, Activity::PreparePackage, &e).await,
+                // An earlier run of this task, whose preparation failed, stopped the shipment.
+                Ok(_) => {
+                    let reason = "an earlier run of this shipment gave it up before its dispatch".to_owned();
+                    not_dispatched(ctx, input, reason).await
+                }
             };
         }
         address = held.address;
         package = held.package.or(package);
     }
     let Some(package) = package else {
-        // A dispatch claimed without its parcel: not something this host writes.
-        let reason = format!("shipment {} was claimed for its dispatch without a parcel", input.shipment);
-        return not_dispatched(ctx, input, reason).await;
+        // An earlier run claimed the dispatch, this one has no parcel, and the claim's cannot be read back: the parcel
+        // may be out, so the shipment is not given up (the parent would ship again) but ends for someone to look at.
+        let reason = format!("shipment {} was claimed for its dispatch but its parcel cannot be read", input.shipment);
+        return Err(ApplicationFailure::builder(reason).non_retryable(true).build().into());
     };
 
     ctx.state_mut(|s| Activity::DispatchCarrier.name().clone_into(&mut s.step));
@@ -333,6 +347,8 @@ async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workflo
         Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
     };
     count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
+    // The parcel that went: this run's, or the one an earlier run of this task claimed.
+    let package = dispatched.package.clone().unwrap_or(package);
 
     ctx.state_mut(|s| Activity::ShipOrder.name().clone_into(&mut s.step));
     let ship = ship_input(input, &package, &dispatched, address.clone());
