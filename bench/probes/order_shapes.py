@@ -10,16 +10,12 @@ interleaved, round after round, so the dev server's drift as its in-memory store
 """
 import asyncio, os, sys, time, uuid
 from datetime import timedelta
-from temporalio import workflow, activity
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.common import SearchAttributeKey
-KEY = SearchAttributeKey.for_keyword("OrderState")
+# The probe beside this one: its no-op activity and its reading of the server's CPU time.
+from server_costs import KEY, noop, server_cpu  # noqa: E402
 LA = dict(start_to_close_timeout=timedelta(seconds=5))
-
-@activity.defn
-async def noop(x: str) -> str:
-    return x
 
 @workflow.defn
 class Ship:
@@ -91,11 +87,6 @@ class SeedOrder:
     @workflow.signal
     def approve_order(self) -> None:
         self.go = True
-
-def server_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 async def one(client, shape, queue):
     wid = f"{shape}-{uuid.uuid4().hex[:10]}"

@@ -137,16 +137,8 @@ impl ShippingActivities {
         ctx: ActivityContext,
         input: ClaimInput,
     ) -> Result<Claimed, ActivityError> {
-        let claim = ShipmentClaim {
-            order_id: input.order_id.clone(),
-            shipment: input.shipment,
-            stop: input.stop,
-            address: input.address.clone(),
-            package: input.package.as_ref().and_then(|p| serde_json::to_value(p).ok()),
-        };
         // A database that cannot be reached is retried as long as the step is.
-        let held = self.deps.store.claim_shipment(&claim).await?;
-        let package = held.package.and_then(|p| serde_json::from_value::<PackageInfo>(p).ok());
+        let held = self.claim(&input).await?;
         tracing::info!(
             order_id = %input.order_id,
             workflow_id = ctx.info().workflow_id.as_deref().unwrap_or_default(),
@@ -155,7 +147,7 @@ impl ShippingActivities {
             held_stop = held.stop,
             "shipment claimed"
         );
-        Ok(Claimed { stop: held.stop, address: held.address, package })
+        Ok(held)
     }
 
     /// Records the order as shipped with its parcel, carrier and tracking number.
@@ -192,16 +184,32 @@ enum Claim {
 }
 
 impl ShippingActivities {
-    /// Claims the shipment for this dispatch ([`crate::store::Store::claim_shipment`]).
-    async fn claim_dispatch(&self, input: &DispatchInput) -> Result<Claim, StoreError> {
-        let claim = ShipmentClaim {
-            order_id: input.order.order_id.clone(),
-            shipment: input.shipment,
-            stop: false,
-            address: input.order.address.clone(),
-            package: serde_json::to_value(&input.package).ok(),
+    /// Claims a shipment ([`crate::store::Store::claim_shipment`]): the claim that holds, its parcel read back
+    /// (`None` when it has none, or one that no longer reads as a parcel).
+    async fn claim(&self, claim: &ClaimInput) -> Result<Claimed, StoreError> {
+        let asked = ShipmentClaim {
+            order_id: claim.order_id.clone(),
+            shipment: claim.shipment,
+            stop: claim.stop,
+            address: claim.address.clone(),
+            package: claim.package.as_ref().and_then(|p| serde_json::to_value(p).ok()),
         };
-        let held = self.deps.store.claim_shipment(&claim).await?;
+        let held = self.deps.store.claim_shipment(&asked).await?;
+        let package = held.package.and_then(|p| serde_json::from_value::<PackageInfo>(p).ok());
+        Ok(Claimed { stop: held.stop, address: held.address, package })
+    }
+
+    /// Claims the shipment for this dispatch.
+    async fn claim_dispatch(&self, input: &DispatchInput) -> Result<Claim, StoreError> {
+        let held = self
+            .claim(&ClaimInput {
+                order_id: input.order.order_id.clone(),
+                shipment: input.shipment,
+                stop: false,
+                address: input.order.address.clone(),
+                package: Some(input.package.clone()),
+            })
+            .await?;
         let (order, shipment) = (&input.order.order_id, input.shipment);
         if held.stop {
             return Ok(Claim::Refused(format!(
@@ -213,8 +221,7 @@ impl ShippingActivities {
                 "shipment {shipment} of order {order} is claimed for a dispatch to another address: not sent here"
             )));
         }
-        let package = held.package.and_then(|p| serde_json::from_value::<PackageInfo>(p).ok());
-        Ok(Claim::Go(package.unwrap_or_else(|| input.package.clone())))
+        Ok(Claim::Go(held.package.unwrap_or_else(|| input.package.clone())))
     }
 
     /// The dispatch of this shipment's parcel that an earlier attempt completed and recorded, if any.

@@ -228,14 +228,7 @@ async fn delegated(
         // A change that arrives from here on is refused, and answered while the commit is made.
         let _ = answering(ctx, ctx.timer(commit_timer()), None).await;
     }
-    let mut order = input.order.clone();
-    order.address = address.clone();
-    let dispatch = DispatchInput { order, shipment: input.shipment, package: packed.package.clone(), claim: false };
-    // On a token of its own: this run ends cancelled only before its dispatch (the parent counts on it), so not even
-    // a cancel sent to it from outside interrupts the dispatch.
-    let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
-    let dispatching = step::run(ctx, true, || ShippingActivities::dispatch_carrier, dispatch, options);
-    let dispatched = match answering(ctx, dispatching, None).await {
+    let dispatched = match dispatch(ctx, input, timeout, &packed.package, &address, false).await {
         Ok(dispatched) => dispatched,
         Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
     };
@@ -244,15 +237,7 @@ async fn delegated(
         // How runs recorded before COMMITTED_DISPATCH committed: after the dispatch, which a lost task ran in vain.
         let _ = ctx.timer(commit_timer()).await;
     }
-
-    ctx.state_mut(|s| s.step = Activity::ShipOrder.name().into());
-    let ship = ship_input(input, &packed.package, &dispatched, address.clone());
-    // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
-    let options = options::compensation_step(timeout);
-    let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
-    count(&mut retries, Activity::ShipOrder, shipped.attempt);
-    ctx.state_mut(|s| s.step = "shipped".into());
-    Ok(shipping_result(packed.package, dispatched, retries, Some(address)))
+    ship(ctx, input, timeout, packed.package, dispatched, address, retries).await
 }
 
 /// The shipment that claims (children of today's parents): prepare — given up if a stop comes meanwhile — then
@@ -336,23 +321,47 @@ async fn claimed(ctx: &Ctx, input: &ShippingInput, timeout: Duration) -> Workflo
     };
 
     ctx.state_mut(|s| Activity::DispatchCarrier.name().clone_into(&mut s.step));
-    let mut order = input.order.clone();
-    order.address = address.clone();
-    let dispatch = DispatchInput { order, shipment: input.shipment, package: package.clone(), claim: true };
-    // On a token of its own: once decided, not even a cancel sent to this run from outside interrupts the dispatch.
-    let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
-    let dispatching = step::run(ctx, true, || ShippingActivities::dispatch_carrier, dispatch, options);
-    let dispatched = match answering(ctx, dispatching, None).await {
+    let dispatched = match dispatch(ctx, input, timeout, &package, &address, true).await {
         Ok(dispatched) => dispatched,
         Err(e) => return give_up(ctx, input, Activity::DispatchCarrier, &e).await,
     };
     count(&mut retries, Activity::DispatchCarrier, dispatched.attempt);
     // The parcel that went: this run's, or the one an earlier run of this task claimed.
     let package = dispatched.package.clone().unwrap_or(package);
+    ship(ctx, input, timeout, package, dispatched, address, retries).await
+}
 
+/// Delegated dispatch: hands `package` to the carrier for `address` (claiming the shipment first with `claim`),
+/// answering the parent's changes meanwhile. On a token of its own: the run ends cancelled only before its dispatch
+/// (the parent counts on it), so not even a cancel sent to it from outside interrupts the dispatch.
+async fn dispatch(
+    ctx: &Ctx,
+    input: &ShippingInput,
+    timeout: Duration,
+    package: &PackageInfo,
+    address: &Address,
+    claim: bool,
+) -> Result<Dispatched, ActivityExecutionError> {
+    let mut order = input.order.clone();
+    order.address = address.clone();
+    let dispatch = DispatchInput { order, shipment: input.shipment, package: package.clone(), claim };
+    let options = options::dispatch_step(timeout).cancellation_token(&WorkflowCancellationToken::new());
+    answering(ctx, step::run(ctx, true, || ShippingActivities::dispatch_carrier, dispatch, options), None).await
+}
+
+/// Delegated dispatch, once the parcel is with the carrier: records it shipped — retried until done, never abandoned
+/// (see the handshake path) — answering the parent's changes meanwhile, and ends the run with where it went.
+async fn ship(
+    ctx: &Ctx,
+    input: &ShippingInput,
+    timeout: Duration,
+    package: PackageInfo,
+    dispatched: Dispatched,
+    address: Address,
+    mut retries: BTreeMap<String, u32>,
+) -> WorkflowResult<ShippingResult> {
     ctx.state_mut(|s| Activity::ShipOrder.name().clone_into(&mut s.step));
     let ship = ship_input(input, &package, &dispatched, address.clone());
-    // Recording the parcel with the carrier is retried until it is done, never abandoned (see the handshake path).
     let options = options::compensation_step(timeout);
     let shipped = answering(ctx, step::run(ctx, true, || ShippingActivities::ship_order, ship, options), None).await?;
     count(&mut retries, Activity::ShipOrder, shipped.attempt);
