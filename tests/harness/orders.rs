@@ -48,7 +48,7 @@ pub async fn start(host: &TestHost, input: OrderInput) -> OrderHandle {
     host.client
         .start_workflow(
             OrderWorkflow::run,
-            to_raw(Some(&input)),
+            order_host::workflows::messages::start_input(&input),
             WorkflowStartOptions::new(host.orders_queue(), id).build(),
         )
         .await
@@ -145,6 +145,29 @@ pub async fn record_history(host: &TestHost, handle: &OrderHandle, name: &str) {
     if let Ok(history) = child.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await {
         write(format!("{name}-shipping.json"), history);
     }
+}
+
+/// What patching cost workflow `workflow_id` in its history: its patch markers, and its upserts of the
+/// `TemporalChangeVersion` search attribute that come with them.
+pub async fn patch_marks(client: &Client, workflow_id: &str) -> (usize, usize) {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let handle = client.get_workflow_handle::<ShippingRun>(workflow_id.to_owned());
+    let events =
+        handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.expect("workflow history");
+    let markers = events
+        .iter()
+        .filter(|e| matches!(&e.attributes, Some(Attributes::MarkerRecordedEventAttributes(m)) if m.marker_name == "core_patch"))
+        .count();
+    let upserts = events
+        .iter()
+        .filter(|e| match &e.attributes {
+            Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(a)) => {
+                a.search_attributes.as_ref().is_some_and(|s| s.indexed_fields.contains_key("TemporalChangeVersion"))
+            }
+            _ => false,
+        })
+        .count();
+    (markers, upserts)
 }
 
 /// Sends any signal by name with any JSON payload, as a client with the `temporal` CLI could.

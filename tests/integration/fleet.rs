@@ -13,7 +13,7 @@ use order_host::domain::{OrderState, PaymentState, StatusDocument};
 use order_host::plugins::Slot;
 use order_host::store::EventRow;
 use order_host::workflows::OrderWorkflow;
-use order_host::workflows::messages::to_raw;
+use order_host::workflows::messages::start_input;
 use order_host_tests::db::TestDb;
 use order_host_tests::orders::{self, OrderHandle, order_id, sample_input};
 use order_host_tests::{paths, temporal, wait};
@@ -162,7 +162,7 @@ async fn one_rollout_reaches_every_process() {
         async move {
             let options = WorkflowStartOptions::new(queue, id.clone()).build();
             let handle: OrderHandle =
-                client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.unwrap();
+                client.start_workflow(OrderWorkflow::run, start_input(&sample_input(&id)), options).await.unwrap();
             orders::approve_signal(&handle).await;
             orders::wait_for(&handle, OrderState::Shipping, WITHIN).await;
             handle
@@ -357,7 +357,7 @@ async fn with_a_lost_worker(
     let id = order_id("lost-task");
     let options = WorkflowStartOptions::new(queues.orders.clone(), id.clone()).build();
     let handle: OrderHandle =
-        client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample_input(&id))), options).await.unwrap();
+        client.start_workflow(OrderWorkflow::run, start_input(&sample_input(&id)), options).await.unwrap();
     orders::approve_signal(&handle).await;
 
     // Kill the worker at once, before the task it is in commits.

@@ -43,7 +43,8 @@ async fn wait_listed_as(host: &TestHost, id: &str, state: &str) {
 }
 
 /// Every business step of a new order ran as a local activity: no activity task on the server, one marker per step
-/// in the order's and its shipping child's histories, each naming its activity (what the Temporal UI shows).
+/// in the order's and its shipping child's histories, each naming its activity (what the Temporal UI shows). Started
+/// on this revision of the lifecycle, neither workflow records a patch marker (nor its `TemporalChangeVersion` upsert).
 async fn steps_ran_inside_workflow_tasks(host: &TestHost, id: &str) {
     use temporalio_client::WorkflowFetchHistoryOptions;
     use temporalio_common::protos::temporal::api::enums::v1::EventType;
@@ -78,6 +79,10 @@ async fn steps_ran_inside_workflow_tasks(host: &TestHost, id: &str) {
         ["receive_order", "validate_order", "charge_payment", "prepare_package", "dispatch_carrier", "ship_order"]
     {
         assert!(named.iter().any(|n| n == step), "{step} has no local-activity marker: {named:?}");
+    }
+    for workflow_id in [id.to_owned(), format!("{id}-shipping-1")] {
+        let marks = order_host_tests::orders::patch_marks(&host.client, &workflow_id).await;
+        assert_eq!(marks, (0, 0), "{workflow_id} was asked for this revision: no patch marker, no upsert of it");
     }
 }
 

@@ -59,6 +59,9 @@ async fn the_binary_logs_state_changes_retries_and_cancellations_then_stops_on_s
     let shipped: OrderHandle = start(shipped_id.clone()).await;
     orders::approve_signal(&shipped).await;
     orders::wait_for(&shipped, OrderState::Shipped, WITHIN).await;
+    // Started as the `temporal` CLI starts it, with no revision named: the run records its one patch marker (and the
+    // upsert that comes with it), as before the revision existed.
+    assert_eq!(orders::patch_marks(&client, &shipped_id).await, (1, 1), "{shipped_id}");
 
     let cancelled_id = order_id("logged-cancel");
     let cancelled: OrderHandle = start(cancelled_id.clone()).await;

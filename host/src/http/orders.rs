@@ -21,7 +21,7 @@ use crate::domain::{Address, Item, OrderId, OrderInput, OrderOptions, OrderState
 use crate::status::{StatusError, StatusReader};
 use crate::store::NewEvent;
 use crate::workflows::OrderWorkflow;
-use crate::workflows::messages::to_raw;
+use crate::workflows::messages::{self, to_raw};
 
 /// `POST /orders/{id}/start`. Without `items` and `address` the documented sample cart is used: 2 × `SKU-001` at
 /// $15.00 and 1 × `SKU-002` at $12.00, to 123 Main St, Springfield, IL 62701.
@@ -93,7 +93,7 @@ pub async fn start(
         .build();
     let started = tokio::time::timeout(
         state.command_timeout,
-        state.client.start_workflow(OrderWorkflow::run, to_raw(Some(&input)), options),
+        state.client.start_workflow(OrderWorkflow::run, messages::start_input(&input), options),
     )
     .await
     .map_err(|_| ApiError::unavailable("Temporal did not answer the start in time"))?;

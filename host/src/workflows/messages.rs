@@ -53,6 +53,24 @@ pub fn order_input(raw: &RawValue) -> Result<OrderInput, String> {
         .ok_or_else(|| "the workflow input is missing: start it with an order".to_owned())
 }
 
+/// The workflow input that starts `order` on this code's revision of the lifecycle ([`super::patches::REVISION`]):
+/// the order's fields and `"revision"` beside them.
+pub fn start_input(order: &OrderInput) -> RawValue {
+    #[derive(Serialize)]
+    struct Start<'a> {
+        #[serde(flatten)]
+        order: &'a OrderInput,
+        revision: u32,
+    }
+    to_raw(Some(&Start { order, revision: super::patches::REVISION }))
+}
+
+/// The revision of the lifecycle the workflow input asks for: 0 when it names none, or is not an order at all.
+pub fn revision(raw: &RawValue) -> u32 {
+    let input = decode_optional::<serde_json::Map<String, serde_json::Value>>(raw).ok().flatten();
+    input.and_then(|fields| u32::try_from(fields.get("revision")?.as_u64()?).ok()).unwrap_or(0)
+}
+
 /// `approve_order`: any payload (none, `{}`) approves.
 pub fn approve(_raw: &RawValue) -> Command {
     Command::Approve
@@ -164,6 +182,26 @@ mod tests {
         let request = CancelRequest { reason: Some("late".into()) };
         assert_eq!(decode_optional::<CancelRequest>(&to_raw(Some(&request))).unwrap(), Some(request));
         assert_eq!(decode_optional::<CancelRequest>(&to_raw::<CancelRequest>(None)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_start_asks_for_this_revision_and_is_still_an_order() {
+        let order = OrderInput {
+            order_id: "order-1".into(),
+            payment_id: "pay-1".into(),
+            items: crate::domain::sample::items(),
+            address: crate::domain::sample::address(),
+            options: crate::domain::OrderOptions::default(),
+        };
+        let raw = start_input(&order);
+        assert_eq!(order_input(&raw).unwrap(), order);
+        assert_eq!(revision(&raw), super::super::patches::REVISION);
+        // Starts that name no revision, or name it wrongly, ask for none: their runs record markers.
+        assert_eq!(revision(&to_raw(Some(&order))), 0);
+        assert_eq!(revision(&json(r#"{"order_id":"o","revision":"1"}"#)), 0);
+        assert_eq!(revision(&json("[1]")), 0);
+        assert_eq!(revision(&json(r#"{"revision":4294967297}"#)), 0);
+        assert_eq!(revision(&RawValue::new(vec![])), 0);
     }
 
     fn json(data: &str) -> RawValue {

@@ -14,7 +14,8 @@
 //!   [`messages::SHIPMENT_CHANGE_ANSWERED`]), so the two modules do not import each other.
 //! - [`published`]: each running order's status document as this process's worker last left it, for status reads
 //!   that need no query.
-//! - [`messages`]: signal and update payloads decoded once into the lifecycle's commands; [`options`]: timeouts and
+//! - [`messages`]: the start input and signal and update payloads, decoded once into the lifecycle's commands;
+//!   [`patches`]: what changed the command order, and the revision a starter asks for; [`options`]: timeouts and
 //!   retry policies; [`step`]: business steps as local activities (one workflow task instead of an activity task
 //!   and a workflow task per step).
 
@@ -22,7 +23,7 @@ mod failure;
 pub mod messages;
 mod options;
 mod order;
-mod patches;
+pub mod patches;
 pub mod published;
 mod shipping;
 mod step;

@@ -38,6 +38,8 @@ pub struct OrderWorkflow {
     order: Lifecycle,
     /// Where this run's status document is published for this process's status reads.
     publication: Publication,
+    /// The revision of the lifecycle the input asks for ([`patches::REVISION`]).
+    revision: u32,
 }
 
 type Ctx = WorkflowContext<OrderWorkflow>;
@@ -54,23 +56,20 @@ impl OrderWorkflow {
             Err(reason) => Lifecycle::unreadable(ctx.workflow_id(), reason),
         };
         let publication = Publication::new(ctx.namespace(), ctx.workflow_id(), ctx.run_id());
-        OrderWorkflow { order, publication }
+        OrderWorkflow { order, publication, revision: messages::revision(&input) }
     }
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<StatusDocument> {
-        // A run that takes the newest patch has every older one: it records one patch marker, not three (each is
-        // also a search-attribute upsert the server indexes). Older runs replay the patches they recorded.
-        let delegated = ctx.patched(patches::DELEGATED_DISPATCH);
-        let local = delegated || ctx.patched(patches::LOCAL_STEPS);
+        let Paths { delegated, local, guarded, indexed } = paths(ctx);
         if delegated {
             ctx.state_mut(|s| s.order.delegate_dispatch());
         }
-        if !local && !ctx.patched(patches::MONEY_AND_OWNERSHIP) {
+        if !guarded {
             ctx.state_mut(|s| s.order.keep_original_rules());
         }
         // Runs recorded before the search attribute replay without its upserts.
-        let mut indexed = (local || ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE)).then_some(None);
+        let mut indexed = indexed.then_some(None);
         let mut next = ctx.state(|s| s.order.start());
         publish(ctx);
         loop {
@@ -304,6 +303,42 @@ fn refund_unheard_charges(ctx: &Ctx) {
     if ctx.state(|s| s.order.cancel_ends_approved_uncharged()) && ctx.patched(patches::REFUND_UNHEARD_CHARGES) {
         ctx.state_mut(|s| s.order.refund_unheard_charges());
     }
+}
+
+/// Which of the lifecycle's patched paths a run takes.
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // one per patch: older runs recorded them in several combinations
+struct Paths {
+    /// [`patches::DELEGATED_DISPATCH`]
+    delegated: bool,
+    /// [`patches::LOCAL_STEPS`]
+    local: bool,
+    /// [`patches::MONEY_AND_OWNERSHIP`]
+    guarded: bool,
+    /// [`patches::ORDER_STATE_SEARCH_ATTRIBUTE`]
+    indexed: bool,
+}
+
+impl Paths {
+    const NEWEST: Paths = Paths { delegated: true, local: true, guarded: true, indexed: true };
+}
+
+/// The paths this run takes: all the newest, without a marker, when its input asks for [`patches::REVISION`];
+/// otherwise by the patch markers. A run that takes the newest patch has every older one: it records one marker, not
+/// four (each is also a search-attribute upsert the server indexes). Older runs replay the patches they recorded,
+/// and a run asked for the revision that older code took (it ignores the field) replays by its markers too.
+fn paths(ctx: &Ctx) -> Paths {
+    let asked = ctx.state(|s| s.revision) == patches::REVISION;
+    if asked && !ctx.is_replaying() {
+        return Paths::NEWEST;
+    }
+    let delegated = ctx.patched(patches::DELEGATED_DISPATCH);
+    let local = delegated || ctx.patched(patches::LOCAL_STEPS);
+    let guarded = local || ctx.patched(patches::MONEY_AND_OWNERSHIP);
+    let indexed = local || ctx.patched(patches::ORDER_STATE_SEARCH_ATTRIBUTE);
+    // Older code, which ignores the field, recorded at least one of these markers in every run (all of it since
+    // money-and-ownership): asked, and none of them in the history, this code ran it without.
+    if asked && !guarded && !indexed { Paths::NEWEST } else { Paths { delegated, local, guarded, indexed } }
 }
 
 /// Publishes the run's status document after the driver changed it.

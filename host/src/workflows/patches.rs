@@ -32,3 +32,14 @@ pub const COMMITTED_DISPATCH: &str = "committed-dispatch";
 /// of that task lost after the charge leaves the money taken where the run again never charges. Taken only by runs
 /// that come to that point, so other orders record no marker for it.
 pub const REFUND_UNHEARD_CHARGES: &str = "refund-unheard-charges";
+
+/// The revision of the lifecycle a starter may ask for in the workflow input (`"revision": 1`, see
+/// [`super::messages::start_input`]): a run asked for it takes [`DELEGATED_DISPATCH`] — and with it every older patch
+/// above — without recording a marker. A marker is an event and a `TemporalChangeVersion` upsert that the server
+/// indexes, on every order; the input, recorded before the first workflow task, says the same for free. Such a run
+/// replays by the same rule: asked, with none of the markers above in its history, it ran this revision; a run of it
+/// that older code took (which ignores the field) replays the path its markers name. Only this exact number is taken:
+/// an order asking for a revision this code does not know runs with markers, so that the code that knows it replays
+/// it as it ran. The REST API, the harness and the same-shape floor ask for it; a start without it (the `temporal`
+/// CLI, older clients) records the marker as before.
+pub const REVISION: u32 = 1;
