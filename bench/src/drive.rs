@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use order_host::domain::{OrderInput, OrderState};
 use order_host::workflows::OrderWorkflow;
-use order_host::workflows::messages::to_raw;
+use order_host::workflows::messages::{start_input, to_raw};
 use temporalio_client::{
     Client, ClientOptions, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
     WorkflowStartOptions,
@@ -116,7 +116,7 @@ pub async fn rest_order_then(
 pub async fn floor_order(client: &Client, queue: &str, id: &str) -> Outcome {
     let started = Instant::now();
     let options = WorkflowStartOptions::new(queue, id).build();
-    let Ok(handle) = client.start_workflow(OrderWorkflow::run, to_raw(Some(&sample(id))), options).await else {
+    let Ok(handle) = client.start_workflow(OrderWorkflow::run, start_input(&sample(id)), options).await else {
         return Outcome { state: None, elapsed: started.elapsed() };
     };
     let _ = handle
@@ -171,9 +171,8 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         };
         batch(args.warmup, concurrency, product("warm")).await;
         let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-        let (cpu, server) = (report::CpuClock::start(args.host_pid), report::CpuClock::start(args.server_pid));
-        let host = batch(orders, concurrency, product("bench")).await;
-        let (host_cpu, host_server) = (cpu.per_order(orders), server.per_order(orders));
+        let clocks = report::Clocks::start(args.host_pid, args.server_pid);
+        let host = clocks.side(batch(orders, concurrency, product("bench")).await, orders);
         let after = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
         let time = report::ActivityTime {
             plugin_s: metric_sum(&after, "order_host_plugin_call_seconds")
@@ -181,14 +180,8 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
             worker_s: metric_sum(&after, "order_host_activity_seconds")
                 - metric_sum(&before, "order_host_activity_seconds"),
         };
-        let mut level_report = report::Level {
-            concurrency,
-            host: report::Side { run: host, cpu_ms_per_order: host_cpu, server_cpu_ms_per_order: host_server },
-            same: None,
-            seed: None,
-            time,
-            round_trips: Vec::new(),
-        };
+        let mut level_report =
+            report::Level { concurrency, host, same: None, seed: None, time, round_trips: Vec::new() };
         if let Some(floors) = &floors {
             let server = args.server_pid;
             level_report.same =
@@ -235,9 +228,8 @@ where
     Fut: std::future::Future<Output = report::Outcome>,
 {
     batch(warmup, concurrency, one(prefixes.0)).await;
-    let (cpu, server) = (report::CpuClock::start(worker_pid), report::CpuClock::start(server_pid));
-    let run = batch(orders, concurrency, one(prefixes.1)).await;
-    report::Side { run, cpu_ms_per_order: cpu.per_order(orders), server_cpu_ms_per_order: server.per_order(orders) }
+    let clocks = report::Clocks::start(worker_pid, server_pid);
+    clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders)
 }
 
 /// The two floors' worker processes, each on queues of its own.

@@ -94,12 +94,56 @@ pub struct RoundTrips {
     pub events: usize,
 }
 
-/// One side of a level: its batch, its worker's CPU time per order and the Temporal server's.
+/// One side of a level: its batch, its worker's CPU time per order and the Temporal server's; the load generator's
+/// own (this process: starts, approvals, waits for the results) and the whole machine's, every process on it.
 #[derive(Debug, Clone)]
 pub struct Side {
     pub run: Run,
     pub cpu_ms_per_order: Option<f64>,
     pub server_cpu_ms_per_order: Option<f64>,
+    pub client_cpu_ms_per_order: Option<f64>,
+    pub machine_cpu_ms_per_order: Option<f64>,
+}
+
+/// The CPU clocks read around one side's batch.
+#[derive(Debug)]
+pub struct Clocks {
+    worker: CpuClock,
+    server: CpuClock,
+    client: CpuClock,
+    machine: Option<Duration>,
+}
+
+impl Clocks {
+    pub fn start(worker_pid: Option<u32>, server_pid: Option<u32>) -> Self {
+        Clocks {
+            worker: CpuClock::start(worker_pid),
+            server: CpuClock::start(server_pid),
+            client: CpuClock::start(Some(std::process::id())),
+            machine: machine_busy(),
+        }
+    }
+
+    /// The side of `run`, its `orders` orders having finished.
+    pub fn side(&self, run: Run, orders: usize) -> Side {
+        let machine = machine_busy().zip(self.machine).and_then(|(now, then)| now.checked_sub(then));
+        Side {
+            run,
+            cpu_ms_per_order: self.worker.per_order(orders),
+            server_cpu_ms_per_order: self.server.per_order(orders),
+            client_cpu_ms_per_order: self.client.per_order(orders),
+            machine_cpu_ms_per_order: machine.map(|spent| ms(spent) / orders.max(1) as f64),
+        }
+    }
+}
+
+/// CPU time every core of the machine spent busy (not idle, not waiting for I/O), from `/proc/stat`'s first line.
+fn machine_busy() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).map_while(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    let busy = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| ticks.get(i)).sum::<u64>();
+    Some(Duration::from_millis(busy * 10))
 }
 
 /// One concurrency level: the host and, side by side on the same server, the two floors.
@@ -159,10 +203,12 @@ fn side_line(label: &str, side: &Side) {
     line(label, &side.run);
     let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.2} ms"));
     println!(
-        "{:<6} {:>8} worker CPU per order, {} Temporal server CPU per order",
+        "{:<6} {:>8} worker CPU per order, {} Temporal server CPU per order, {} load generator, {} the whole machine",
         "",
         ms(side.cpu_ms_per_order),
-        ms(side.server_cpu_ms_per_order)
+        ms(side.server_cpu_ms_per_order),
+        ms(side.client_cpu_ms_per_order),
+        ms(side.machine_cpu_ms_per_order)
     );
 }
 
@@ -183,10 +229,12 @@ pub fn level(level: &Level, budget: Duration) {
         side_line("seed", seed);
         let p50 = |s: &Side| ms(percentile(&s.run.shipped(), 50.0));
         println!(
-            "host / seed-shaped floor: {:.2}× orders/s, {:.2}× p50 latency, {:.2}× worker CPU per order",
+            "host / seed-shaped floor: {:.2}× orders/s, {:.2}× p50 latency, {:.2}× worker CPU per order, {:.2}× the \
+             machine's CPU per order",
             ratio(level.host.run.per_second(), seed.run.per_second()),
             ratio(p50(&level.host), p50(seed)),
             ratio(level.host.cpu_ms_per_order.unwrap_or(0.0), seed.cpu_ms_per_order.unwrap_or(0.0)),
+            ratio(level.host.machine_cpu_ms_per_order.unwrap_or(0.0), seed.machine_cpu_ms_per_order.unwrap_or(0.0)),
         );
     }
     for (label, trips) in &level.round_trips {
