@@ -161,6 +161,37 @@ both_backends!(transitions_never_go_backwards, |db: TestDb| async move {
     assert!(!store.transition("missing", &shipped).await.unwrap());
 });
 
+both_backends!(a_state_and_its_event_are_written_together, |db: TestDb| async move {
+    let store = &db.store;
+    store.insert_order(&new_order("o-1")).await.unwrap();
+    let event = |state: OrderState, message: &str| NewEvent {
+        state: Some(state),
+        message: Some(message.into()),
+        details: Some(serde_json::json!({ "step": "record_state" })),
+        ..NewEvent::new("o-1", "state")
+    };
+    let approved = Transition { seq: 4, state: Some(OrderState::Approved), ..Transition::default() };
+    let noted = event(OrderState::Approved, "approved");
+    assert!(store.transition_with_event("o-1", &approved, &noted).await.unwrap());
+    // Written again (a retried attempt) and older states arriving late: neither the row nor the events change.
+    assert!(!store.transition_with_event("o-1", &approved, &noted).await.unwrap(), "same seq is stale");
+    let late = Transition { seq: 3, state: Some(OrderState::AwaitingApproval), ..Transition::default() };
+    let late_event = event(OrderState::AwaitingApproval, "late");
+    assert!(!store.transition_with_event("o-1", &late, &late_event).await.unwrap());
+    let missing = NewEvent { order_id: "missing".into(), ..noted.clone() };
+    assert!(!store.transition_with_event("missing", &approved, &missing).await.unwrap(), "no such order");
+
+    assert_eq!(store.get_order("o-1").await.unwrap().unwrap().state, OrderState::Approved);
+    let events = store.events("o-1", 100).await.unwrap();
+    assert_eq!(events.len(), 1, "one event, for the state applied: {events:?}");
+    assert_eq!(
+        (events[0].kind.as_str(), events[0].state, events[0].message.as_deref()),
+        ("state", Some(OrderState::Approved), Some("approved"))
+    );
+    assert_eq!(events[0].details, Some(serde_json::json!({ "step": "record_state" })));
+    assert!(store.events("missing", 100).await.unwrap().is_empty());
+});
+
 both_backends!(payments_are_charged_once, |db: TestDb| async move {
     let store = &db.store;
     store.insert_order(&new_order("o-1")).await.unwrap();
@@ -190,8 +221,21 @@ both_backends!(payments_are_charged_once, |db: TestDb| async move {
 
     store.begin_payment("pay-2", "o-2", 10, None).await.unwrap();
     assert_eq!(store.decline_payment("pay-2").await.unwrap().status, PaymentState::Declined);
-    let late_charge = store.complete_charge("pay-2", "txn-x", None).await.unwrap();
+    let o2_charged = Transition { seq: 5, state: Some(OrderState::Charged), ..Transition::default() };
+    let late_charge = store.complete_charge("pay-2", "txn-x", Some(("o-2", &o2_charged))).await.unwrap();
     assert_eq!(late_charge.status, PaymentState::Declined, "a declined payment is never charged");
+    assert_eq!(
+        store.get_order("o-2").await.unwrap().unwrap().state,
+        OrderState::Received,
+        "nor is its order moved to charged"
+    );
+    let nothing = store.complete_charge("pay-none", "txn-y", Some(("o-2", &o2_charged))).await.unwrap_err();
+    assert!(!nothing.is_transient(), "{nothing}");
+    assert_eq!(
+        store.get_order("o-2").await.unwrap().unwrap().state,
+        OrderState::Received,
+        "a missing payment moves nothing"
+    );
     assert_eq!(store.payments_for_order("o-1").await.unwrap().len(), 1);
 });
 
@@ -225,6 +269,25 @@ both_backends!(events_are_appended_in_order, |db: TestDb| async move {
     assert_eq!(events[1].state, Some(OrderState::Validated));
     assert_eq!(events[1].details, Some(serde_json::json!({"total_cents": 3000})));
     assert_eq!(store.events("o-1", 1).await.unwrap().len(), 1);
+
+    // An activity's completed attempts, newest first: not its failures, not another activity's or order's.
+    let dispatch = |order: &str, outcome: &str, n: u32| NewEvent {
+        activity: Some("dispatch_carrier".into()),
+        attempt: Some(n),
+        outcome: Some(outcome.into()),
+        details: Some(serde_json::json!({ "n": n })),
+        ..NewEvent::new(order, "activity")
+    };
+    for event in
+        [dispatch("o-1", "completed", 1), dispatch("o-1", "retryable_error", 2), dispatch("o-2", "completed", 3)]
+    {
+        store.append_event(&event).await.unwrap();
+    }
+    store.append_event(&dispatch("o-1", "completed", 4)).await.unwrap();
+    let done = store.completed_details("o-1", "dispatch_carrier", 10).await.unwrap();
+    assert_eq!(done, vec![serde_json::json!({ "n": 4 }), serde_json::json!({ "n": 1 })]);
+    assert_eq!(store.completed_details("o-1", "dispatch_carrier", 1).await.unwrap().len(), 1);
+    assert!(store.completed_details("o-1", "validate_order", 10).await.unwrap().is_empty());
 });
 
 both_backends!(status_reads_sum_events_up_without_reading_them_all, |db: TestDb| async move {

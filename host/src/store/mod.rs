@@ -236,8 +236,10 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
         amount_cents: u64,
         plugin_digest: Option<&str>,
     ) -> Result<PaymentRow, StoreError>;
-    /// Marks a pending payment charged (and applies the order's transition) in one transaction. A payment already
-    /// charged keeps its first transaction id; the row as it now stands is returned.
+    /// Marks a pending payment charged and applies the order's transition, in one trip to the database (PostgreSQL:
+    /// one statement; SQLite: the payment, then the order — a charge run again after a crash between the two finds
+    /// the payment charged and writes the order's state then). A payment already charged keeps its first
+    /// transaction id; the row as it now stands is returned.
     async fn complete_charge(
         &self,
         payment_id: &str,
@@ -255,8 +257,19 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
     async fn claim_shipment(&self, claim: &ShipmentClaim) -> Result<ShipmentClaim, StoreError>;
     /// Appends an event; returns its id.
     async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
+    /// Applies `t` like [`Store::transition`] and, when it was applied, appends `event` (an event of the same order)
+    /// — in one trip to the database. Whether it was applied.
+    async fn transition_with_event(&self, order_id: &str, t: &Transition, event: &NewEvent)
+    -> Result<bool, StoreError>;
     /// An order's events, oldest first.
     async fn events(&self, order_id: &str, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+    /// The details of an order's completed attempts of `activity`, newest first, at most `limit`.
+    async fn completed_details(
+        &self,
+        order_id: &str,
+        activity: &str,
+        limit: u32,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
     /// Failure counts, the newest `recent` failures, the attention message and the plugin versions of an order's
     /// events, without reading them all.
     async fn event_summary(&self, order_id: &str, recent: u32) -> Result<EventSummary, StoreError>;

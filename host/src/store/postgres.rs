@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::StoreError;
 use super::migrations::{Embedded, POSTGRES};
 use super::plugins::{impl_plugin_store, release_columns};
+use super::rows::{event_columns, transition_sql};
 use super::sql::{impl_sql_store, order_columns, payment_columns};
 
 /// Orders, payments and events in PostgreSQL.
@@ -18,6 +19,29 @@ pub struct PgStore {
 
 impl PgStore {
     const MIGRATIONS: Embedded = POSTGRES;
+    /// One statement, atomic: the event is inserted from the row the update returned, if it returned one.
+    const TRANSITION_WITH_EVENT: &'static str = concat!(
+        "WITH moved AS (",
+        transition_sql!(),
+        " RETURNING id) INSERT INTO events (",
+        event_columns!(),
+        ") SELECT id, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM moved"
+    );
+    /// The payment (`$12`, transaction `$13`) and the order's transition in one statement, answering the payment as
+    /// it now stands (the one the update returned, else the row it left alone).
+    const COMPLETE_CHARGE: &'static str = concat!(
+        "WITH charged AS (
+            UPDATE payments SET status = 'charged', transaction_id = $13, updated_at = $11
+            WHERE payment_id = $12 AND status = 'pending' RETURNING ",
+        payment_columns!(),
+        "), moved AS (",
+        transition_sql!(),
+        " AND EXISTS (SELECT 1 FROM charged) RETURNING id)
+         SELECT * FROM charged
+         UNION ALL SELECT ",
+        payment_columns!(),
+        " FROM payments WHERE payment_id = $12 AND NOT EXISTS (SELECT 1 FROM charged)"
+    );
 
     /// Connects to `url` (`postgres://user@host:port/db`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {

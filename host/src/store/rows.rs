@@ -10,34 +10,46 @@ macro_rules! impl_sql_rows {
             order_id: &str,
             t: &$crate::store::Transition,
         ) -> Result<bool, $crate::store::StoreError> {
-            let done = sqlx::query(
-                "UPDATE orders SET
-                    state = COALESCE($3, state),
-                    step = COALESCE($4, step),
-                    total_cents = COALESCE($5, total_cents),
-                    items_json = COALESCE($6, items_json),
-                    address_json = COALESCE($7, address_json),
-                    package_id = COALESCE($8, package_id),
-                    carrier = COALESCE($9, carrier),
-                    tracking = COALESCE($10, tracking),
-                    state_seq = $2,
-                    updated_at = $11
-                 WHERE id = $1 AND state_seq < $2",
-            )
-            .bind(order_id)
-            .bind(i64::from(t.seq))
-            .bind(t.state.map(|s| s.as_str()))
-            .bind(t.step.as_deref())
-            .bind(t.total_cents.map(cents).transpose()?)
-            .bind(t.items.as_ref().map(sqlx::types::Json))
-            .bind(t.address.as_ref().map(sqlx::types::Json))
-            .bind(t.package_id.as_deref())
-            .bind(t.carrier.as_deref())
-            .bind(t.tracking.as_deref())
-            .bind(chrono::Utc::now())
-            .execute(&mut *conn)
-            .await?;
+            let query = sqlx::query($crate::store::rows::transition_sql!());
+            let done = bind_transition(query, Some(order_id), t)?.execute(&mut *conn).await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        /// [`transition_sql!`]'s arguments, `$1` to `$11` (no order id: a transition that changes nothing).
+        fn bind_transition<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            order_id: Option<&'q str>,
+            t: &'q $crate::store::Transition,
+        ) -> Result<sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>, $crate::store::StoreError> {
+            Ok(query
+                .bind(order_id)
+                .bind(i64::from(t.seq))
+                .bind(t.state.map(|s| s.as_str()))
+                .bind(t.step.as_deref())
+                .bind(t.total_cents.map(cents).transpose()?)
+                .bind(t.items.as_ref().map(sqlx::types::Json))
+                .bind(t.address.as_ref().map(sqlx::types::Json))
+                .bind(t.package_id.as_deref())
+                .bind(t.carrier.as_deref())
+                .bind(t.tracking.as_deref())
+                .bind(chrono::Utc::now()))
+        }
+
+        /// An event's columns after the order id ([`event_columns!`] but the first), as the next nine arguments.
+        fn bind_event<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            e: &'q $crate::store::NewEvent,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(&e.kind)
+                .bind(e.activity.as_deref())
+                .bind(e.attempt.map(|a| i32::try_from(a).unwrap_or(i32::MAX)))
+                .bind(e.outcome.as_deref())
+                .bind(e.message.as_deref())
+                .bind(e.plugin_digest.as_deref())
+                .bind(e.state.map(|s| s.as_str()))
+                .bind(e.details.as_ref().map(sqlx::types::Json))
+                .bind(chrono::Utc::now())
         }
 
         fn order_row(r: &<$db as sqlx::Database>::Row) -> Result<$crate::store::OrderRow, $crate::store::StoreError> {
@@ -93,4 +105,30 @@ macro_rules! impl_sql_rows {
     };
 }
 
-pub(crate) use impl_sql_rows;
+/// The transition statement: `$1` the order id, `$2` the sequence number, `$3`–`$10` the fields (NULL keeps the
+/// row's), `$11` the time. Changes nothing unless `$2` is newer than the row's.
+macro_rules! transition_sql {
+    () => {
+        "UPDATE orders SET
+            state = COALESCE($3, state),
+            step = COALESCE($4, step),
+            total_cents = COALESCE($5, total_cents),
+            items_json = COALESCE($6, items_json),
+            address_json = COALESCE($7, address_json),
+            package_id = COALESCE($8, package_id),
+            carrier = COALESCE($9, carrier),
+            tracking = COALESCE($10, tracking),
+            state_seq = $2,
+            updated_at = $11
+         WHERE id = $1 AND state_seq < $2"
+    };
+}
+
+/// The events table's columns, in the order [`impl_sql_rows`]' `bind_event` binds them after the order id.
+macro_rules! event_columns {
+    () => {
+        "order_id, event_type, activity, attempt, outcome, message, plugin_digest, state, payload_json, \"timestamp\""
+    };
+}
+
+pub(crate) use {event_columns, impl_sql_rows, transition_sql};

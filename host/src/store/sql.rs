@@ -19,6 +19,12 @@ macro_rules! impl_sql_store {
 
             async fn insert_order(&self, order: &$crate::store::NewOrder) -> Result<bool, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
+                // The common case in one statement: a new order id and a payment id no other order holds. Anything
+                // else (a receive run again, a conflict, a row from before owners) takes the checked way below, which
+                // says why it refuses.
+                if Self::insert_new_order(&self.pool, order, now).await? {
+                    return Ok(true);
+                }
                 let mut tx = self.pool.begin().await?;
                 // A row written before orders had owners is claimed by the run that receives it again, if nothing
                 // happened to it yet.
@@ -45,21 +51,7 @@ macro_rules! impl_sql_store {
                     )));
                 }
                 // A conflict on the order id, or on the payment id with an order inserted meanwhile, inserts nothing.
-                let done = sqlx::query(
-                    "INSERT INTO orders (id, payment_id, run_id, state, state_seq, step, items_json, address_json,
-                                         created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, 1, 'receive_order', $5, $6, $7, $7)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&order.order_id)
-                .bind(&order.payment_id)
-                .bind(&order.run_id)
-                .bind($crate::domain::OrderState::Received.as_str())
-                .bind(sqlx::types::Json(&order.items))
-                .bind(sqlx::types::Json(&order.address))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let inserted = Self::insert_new_order(&mut *tx, order, now).await?;
                 let owner: Option<(Option<String>, String)> =
                     sqlx::query_as("SELECT run_id, payment_id FROM orders WHERE id = $1")
                         .bind(&order.order_id)
@@ -68,7 +60,7 @@ macro_rules! impl_sql_store {
                 tx.commit().await?;
                 match owner {
                     Some((Some(run), payment)) if run == order.run_id && payment == order.payment_id => {
-                        Ok(done.rows_affected() == 1)
+                        Ok(inserted)
                     }
                     Some((run, _)) => Err($crate::store::StoreError::Conflict(format!(
                         "order {} already exists and belongs to workflow run {}; an order id is used once",
@@ -146,19 +138,24 @@ macro_rules! impl_sql_store {
                 plugin_digest: Option<&str>,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                sqlx::query(
+                let inserted = sqlx::query(concat!(
                     "INSERT INTO payments (payment_id, order_id, amount_cents, status, plugin_digest, created_at,
                                            updated_at)
                      VALUES ($1, $2, $3, 'pending', $5, $4, $4)
-                     ON CONFLICT (payment_id) DO NOTHING",
-                )
+                     ON CONFLICT (payment_id) DO NOTHING RETURNING ",
+                    payment_columns!()
+                ))
                 .bind(payment_id)
                 .bind(order_id)
                 .bind(cents(amount_cents)?)
                 .bind(now)
                 .bind(plugin_digest)
-                .execute(&self.pool)
+                .fetch_optional(&self.pool)
                 .await?;
+                if let Some(row) = inserted {
+                    // New, for this order: nothing more to check.
+                    return payment_row(&row);
+                }
                 // A pending payment recorded before versions were: bound to this attempt's version from now on.
                 sqlx::query(
                     "UPDATE payments SET plugin_digest = $3
@@ -187,25 +184,24 @@ macro_rules! impl_sql_store {
                 transaction_id: &str,
                 order: Option<(&str, &$crate::store::Transition)>,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "UPDATE payments SET status = 'charged', transaction_id = $2, updated_at = $3
-                     WHERE payment_id = $1 AND status = 'pending'",
-                )
-                .bind(payment_id)
-                .bind(transaction_id)
-                .bind(chrono::Utc::now())
-                .execute(&mut *tx)
-                .await?;
-                if let Some((order_id, t)) = order {
-                    apply_transition(&mut *tx, order_id, t).await?;
-                }
-                let row = sqlx::query(concat!("SELECT ", payment_columns!(), " FROM payments WHERE payment_id = $1"))
+                let nothing = $crate::store::Transition::default();
+                let (order_id, t) = match order {
+                    Some((order_id, t)) => (Some(order_id), t),
+                    None => (None, &nothing),
+                };
+                let row = bind_transition(sqlx::query(Self::COMPLETE_CHARGE), order_id, t)?
                     .bind(payment_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                payment_row(&row)
+                    .bind(transaction_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))?;
+                let payment = payment_row(&row)?;
+                if payment.status == $crate::domain::PaymentState::Charged {
+                    return Ok(payment);
+                }
+                // Not charged by this call: PostgreSQL read the row from the statement's snapshot, which a charge
+                // committed meanwhile (an overlapping attempt) is not in. Read it as it is now.
+                Ok(self.get_payment(payment_id).await?.unwrap_or(payment))
             }
 
             async fn decline_payment(
@@ -221,18 +217,17 @@ macro_rules! impl_sql_store {
                 refund_id: &str,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
                 // From `charged`, or from `pending` when a charge's outcome was unknown and the processor refunded it.
-                sqlx::query(
+                let refunded = sqlx::query(concat!(
                     "UPDATE payments SET status = 'refunded', refund_id = $2, updated_at = $3
-                     WHERE payment_id = $1 AND status IN ('charged', 'pending')",
-                )
+                     WHERE payment_id = $1 AND status IN ('charged', 'pending') RETURNING ",
+                    payment_columns!()
+                ))
                 .bind(payment_id)
                 .bind(refund_id)
                 .bind(chrono::Utc::now())
-                .execute(&self.pool)
+                .fetch_optional(&self.pool)
                 .await?;
-                $crate::store::Store::get_payment(self, payment_id)
-                    .await?
-                    .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))
+                self.payment_as_updated(payment_id, refunded).await
             }
 
             async fn get_payment(
@@ -295,27 +290,26 @@ macro_rules! impl_sql_store {
             }
 
             async fn append_event(&self, e: &$crate::store::NewEvent) -> Result<i64, $crate::store::StoreError> {
-                let id: i64 = sqlx::Row::try_get(
-                    &sqlx::query(
-                        "INSERT INTO events (order_id, event_type, activity, attempt, outcome, message, plugin_digest,
-                                             state, payload_json, \"timestamp\")
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                    )
-                    .bind(&e.order_id)
-                    .bind(&e.kind)
-                    .bind(e.activity.as_deref())
-                    .bind(e.attempt.map(|a| i32::try_from(a).unwrap_or(i32::MAX)))
-                    .bind(e.outcome.as_deref())
-                    .bind(e.message.as_deref())
-                    .bind(e.plugin_digest.as_deref())
-                    .bind(e.state.map(|s| s.as_str()))
-                    .bind(e.details.as_ref().map(sqlx::types::Json))
-                    .bind(chrono::Utc::now())
-                    .fetch_one(&self.pool)
-                    .await?,
-                    "id",
-                )?;
-                Ok(id)
+                let query = sqlx::query(concat!(
+                    "INSERT INTO events (",
+                    $crate::store::rows::event_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+                ))
+                .bind(&e.order_id);
+                let row = bind_event(query, e).fetch_one(&self.pool).await?;
+                Ok(sqlx::Row::try_get(&row, "id")?)
+            }
+
+            async fn transition_with_event(
+                &self,
+                order_id: &str,
+                t: &$crate::store::Transition,
+                event: &$crate::store::NewEvent,
+            ) -> Result<bool, $crate::store::StoreError> {
+                debug_assert_eq!(event.order_id, order_id, "an order's event");
+                let query = bind_transition(sqlx::query(Self::TRANSITION_WITH_EVENT), Some(order_id), t)?;
+                let done = bind_event(query, event).execute(&self.pool).await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn events(
@@ -324,6 +318,25 @@ macro_rules! impl_sql_store {
                 limit: u32,
             ) -> Result<Vec<$crate::store::EventRow>, $crate::store::StoreError> {
                 read_events(&self.pool, order_id, limit).await
+            }
+
+            async fn completed_details(
+                &self,
+                order_id: &str,
+                activity: &str,
+                limit: u32,
+            ) -> Result<Vec<serde_json::Value>, $crate::store::StoreError> {
+                let rows: Vec<(sqlx::types::Json<serde_json::Value>,)> = sqlx::query_as(
+                    "SELECT payload_json FROM events
+                     WHERE order_id = $1 AND activity = $2 AND outcome = 'completed' AND payload_json IS NOT NULL
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .bind(order_id)
+                .bind(activity)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(details,)| details.0).collect())
             }
 
             async fn event_summary(
@@ -432,22 +445,63 @@ macro_rules! impl_sql_store {
         }
 
         impl $store {
+            /// Inserts `order` as `received` unless its id is taken or another order holds its payment id (rows from
+            /// before owners included). Whether it was inserted.
+            async fn insert_new_order<'c>(
+                executor: impl sqlx::Executor<'c, Database = $db>,
+                order: &$crate::store::NewOrder,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO orders (id, payment_id, run_id, state, state_seq, step, items_json, address_json,
+                                         created_at, updated_at)
+                     SELECT $1, $2, $3, $4, 1, 'receive_order', $5, $6, $7, $7
+                     WHERE NOT EXISTS (SELECT 1 FROM orders WHERE payment_id = $2)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&order.order_id)
+                .bind(&order.payment_id)
+                .bind(&order.run_id)
+                .bind($crate::domain::OrderState::Received.as_str())
+                .bind(sqlx::types::Json(&order.items))
+                .bind(sqlx::types::Json(&order.address))
+                .bind(now)
+                .execute(executor)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn set_payment_status(
                 &self,
                 payment_id: &str,
                 status: &str,
                 from: &str,
             ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
-                sqlx::query("UPDATE payments SET status = $2, updated_at = $3 WHERE payment_id = $1 AND status = $4")
-                    .bind(payment_id)
-                    .bind(status)
-                    .bind(chrono::Utc::now())
-                    .bind(from)
-                    .execute(&self.pool)
-                    .await?;
-                $crate::store::Store::get_payment(self, payment_id)
-                    .await?
-                    .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}")))
+                let updated = sqlx::query(concat!(
+                    "UPDATE payments SET status = $2, updated_at = $3 WHERE payment_id = $1 AND status = $4 RETURNING ",
+                    payment_columns!()
+                ))
+                .bind(payment_id)
+                .bind(status)
+                .bind(chrono::Utc::now())
+                .bind(from)
+                .fetch_optional(&self.pool)
+                .await?;
+                self.payment_as_updated(payment_id, updated).await
+            }
+
+            /// The payment an update returned, or, when it changed nothing, the row as it stands.
+            async fn payment_as_updated(
+                &self,
+                payment_id: &str,
+                updated: Option<<$db as sqlx::Database>::Row>,
+            ) -> Result<$crate::store::PaymentRow, $crate::store::StoreError> {
+                match updated {
+                    Some(row) => payment_row(&row),
+                    None => $crate::store::Store::get_payment(self, payment_id)
+                        .await?
+                        .ok_or_else(|| $crate::store::StoreError::Conflict(format!("no payment {payment_id}"))),
+                }
             }
         }
 

@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::StoreError;
 use super::migrations::{Embedded, SQLITE};
 use super::plugins::{impl_plugin_store, release_columns};
+use super::rows::{event_columns, transition_sql};
 use super::sql::{impl_sql_store, order_columns, payment_columns};
 
 /// Orders, payments and events in a SQLite file.
@@ -19,6 +20,25 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const MIGRATIONS: Embedded = SQLITE;
+    /// Two statements handed to the connection's thread at once (SQLite has no writing `WITH`); `changes()` is what
+    /// the update changed. Not atomic together: an event lost between them is lost as it would be as two calls.
+    const TRANSITION_WITH_EVENT: &'static str = concat!(
+        transition_sql!(),
+        ";\nINSERT INTO events (",
+        event_columns!(),
+        ") SELECT $1, $12, $13, $14, $15, $16, $17, $18, $19, $20 WHERE changes() = 1"
+    );
+    /// The payment (`$12`, transaction `$13`), the order's transition, and the payment as it now stands: three
+    /// statements handed over at once, the one that answers last.
+    const COMPLETE_CHARGE: &'static str = concat!(
+        "UPDATE payments SET status = 'charged', transaction_id = $13, updated_at = $11
+         WHERE payment_id = $12 AND status = 'pending';\n",
+        transition_sql!(),
+        " AND EXISTS (SELECT 1 FROM payments WHERE payment_id = $12 AND status = 'charged' AND transaction_id = $13)",
+        ";\nSELECT ",
+        payment_columns!(),
+        " FROM payments WHERE payment_id = $12"
+    );
 
     /// Opens `url` (`sqlite://path/to/file.db` or `sqlite::memory:`), creating the file and its directory.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
