@@ -443,6 +443,25 @@ both_backends!(retried_charges_charge_once, |db: TestDb| async move {
     assert!(charges[1..].iter().all(|c| c.plugin_digest.is_none()), "later attempts reused the stored receipt");
 });
 
+both_backends!(a_step_retried_after_its_state_was_written_still_records_its_completion, |db: TestDb| async move {
+    // The first validation and the first shipment step write their state, then die before reporting success: the
+    // next attempts find the state written and must still record that they completed.
+    let spec = HostSpec::default().with_flags(&["--failure-inject", "validate_order:after:1,ship_order:after:1"]);
+    let host = TestHost::start(&db, spec).await;
+    let id = order_id("moved-then-died");
+    let handle = orders::start(&host, sample_input(&id)).await;
+    orders::approve(&handle).await.unwrap();
+    orders::wait_for(&handle, OrderState::Shipped, SHIPPED_WITHIN).await;
+
+    let events = events(&host, &id).await;
+    for activity in ["validate_order", "ship_order"] {
+        let outcomes: Vec<_> =
+            attempts_of(&events, activity).iter().map(|e| e.outcome.as_deref().unwrap_or("-")).collect();
+        assert_eq!(outcomes.first(), Some(&"simulated_failure"), "{activity}: {outcomes:?}");
+        assert_eq!(outcomes.last(), Some(&"completed"), "{activity}: {outcomes:?}");
+    }
+});
+
 both_backends!(swapping_the_payment_plugin_changes_the_next_order, |db: TestDb| async move {
     let host = TestHost::start(&db, HostSpec::default()).await;
     let (v1, v2) = (paths::digest_of("payment"), paths::digest_of("fixtures/payment-v2"));

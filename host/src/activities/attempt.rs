@@ -10,7 +10,7 @@ use super::ActivityDeps;
 use super::failure::{InjectAt, Verdict};
 use crate::domain::Activity;
 use crate::plugins::{Invocation, PluginError};
-use crate::store::{NewEvent, StoreError};
+use crate::store::{NewEvent, StoreError, Transition};
 
 /// The `type` of the `ApplicationFailure`s activities raise; workflows match on them.
 pub mod failure_types {
@@ -159,30 +159,89 @@ impl Attempt<'_> {
         result: Result<T, AttemptError>,
         details: Option<serde_json::Value>,
     ) -> Result<T, ActivityError> {
-        match result {
-            Ok(value) => {
+        self.conclude(result.map(|value| (value, None)), details).await
+    }
+
+    /// Ends an attempt whose success moves the order (`Transition`, the last of its work): the state and the
+    /// attempt's event go to the database in one trip — the event alone when an earlier attempt wrote the state.
+    pub(crate) async fn finish_moving<T>(
+        self,
+        result: Result<(T, Transition), AttemptError>,
+        details: Option<serde_json::Value>,
+    ) -> Result<T, ActivityError> {
+        self.conclude(result.map(|(value, transition)| (value, Some(transition))), details).await
+    }
+
+    async fn conclude<T>(
+        self,
+        result: Result<(T, Option<Transition>), AttemptError>,
+        details: Option<serde_json::Value>,
+    ) -> Result<T, ActivityError> {
+        let error = match result {
+            Ok((value, moving)) => {
                 if self.deps.failure.injected(self.activity, self.number, InjectAt::After) {
+                    // The state is part of the work that was done.
+                    if let Some(transition) = &moving {
+                        let applied = self.deps.store.transition(&self.order_id, transition).await;
+                        self.moved(transition, applied.map_err(|e| self.store_failure(&e))?);
+                    }
                     return Err(self.simulated("simulated_failure", "injected failure after the work was done").await);
                 }
-                self.event("completed", None, details).await?;
-                tracing::info!(
-                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
-                    attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), "activity completed"
-                );
-                Ok(value)
+                match self.completed(moving.as_ref(), details.clone()).await {
+                    Ok(()) => {
+                        tracing::info!(
+                            order_id = %self.order_id, workflow_id = %self.workflow_id,
+                            activity = self.activity.name(), attempt = self.number,
+                            digest = self.digest.as_deref().unwrap_or("-"), "activity completed"
+                        );
+                        return Ok(value);
+                    }
+                    // The state could not be written: the attempt failed like any other store failure in its work
+                    // (retried when transient), and says so in an event if the database takes one.
+                    Err(e) => AttemptError::Store(e),
+                }
             }
-            Err(error) => {
-                let (outcome, type_name, is_retryable) = error.classify();
-                let message = error.to_string();
-                self.event(outcome, Some(message.clone()), details).await?;
-                tracing::warn!(
-                    order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
-                    attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), retryable = is_retryable,
-                    error = %message, "activity attempt failed"
-                );
-                let failure = ApplicationFailure::builder(message).type_name(type_name.to_owned());
-                Err(ActivityError::application(failure.non_retryable(!is_retryable).build()))
+            Err(error) => error,
+        };
+        let (outcome, type_name, is_retryable) = error.classify();
+        let message = error.to_string();
+        self.event(outcome, Some(message.clone()), details).await?;
+        tracing::warn!(
+            order_id = %self.order_id, workflow_id = %self.workflow_id, activity = self.activity.name(),
+            attempt = self.number, digest = self.digest.as_deref().unwrap_or("-"), retryable = is_retryable,
+            error = %message, "activity attempt failed"
+        );
+        let failure = ApplicationFailure::builder(message).type_name(type_name.to_owned());
+        Err(ActivityError::application(failure.non_retryable(!is_retryable).build()))
+    }
+
+    /// Records a successful attempt: its `completed` event, with the state it `moving`s the order to in the same trip —
+    /// the event alone when an earlier attempt already wrote the state.
+    async fn completed(
+        &self,
+        moving: Option<&Transition>,
+        details: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let event = self.new_event("completed", None, details);
+        let applied = match moving {
+            Some(transition) => {
+                let applied = self.deps.store.transition_with_event(&self.order_id, transition, &event).await?;
+                self.moved(transition, applied);
+                applied
             }
+            None => false,
+        };
+        if !applied {
+            self.deps.store.append_event(&event).await?;
+        }
+        self.counted("completed");
+        Ok(())
+    }
+
+    /// Logs the state `transition` moved the order to, if `applied`.
+    fn moved(&self, transition: &Transition, applied: bool) {
+        if let Some(state) = transition.state.filter(|_| applied) {
+            self.state_changed(state);
         }
     }
 
@@ -211,9 +270,19 @@ impl Attempt<'_> {
         message: Option<String>,
         details: Option<serde_json::Value>,
     ) -> Result<(), ActivityError> {
+        self.counted(outcome);
+        self.append(&self.new_event(outcome, message, details)).await
+    }
+
+    /// Counts this attempt's outcome and time in the metrics.
+    fn counted(&self, outcome: &str) {
         self.deps.metrics.activity_attempt(self.activity.name(), outcome);
         self.deps.metrics.activity_time(self.activity.name(), self.started.elapsed());
-        let event = NewEvent {
+    }
+
+    /// This attempt's event.
+    fn new_event(&self, outcome: &str, message: Option<String>, details: Option<serde_json::Value>) -> NewEvent {
+        NewEvent {
             activity: Some(self.activity.name().to_owned()),
             attempt: Some(self.number),
             outcome: Some(outcome.to_owned()),
@@ -221,10 +290,16 @@ impl Attempt<'_> {
             plugin_digest: self.digest.clone(),
             details,
             ..NewEvent::new(&self.order_id, "activity")
-        };
-        self.deps.store.append_event(&event).await.map(|_| ()).map_err(|e| {
-            retryable(failure_types::STORE_UNAVAILABLE, format!("cannot record the {} event: {e}", self.activity))
-        })
+        }
+    }
+
+    async fn append(&self, event: &NewEvent) -> Result<(), ActivityError> {
+        self.deps.store.append_event(event).await.map(|_| ()).map_err(|e| self.store_failure(&e))
+    }
+
+    /// A database failure while recording the attempt: retried.
+    fn store_failure(&self, e: &StoreError) -> ActivityError {
+        retryable(failure_types::STORE_UNAVAILABLE, format!("cannot record the {} attempt: {e}", self.activity))
     }
 }
 

@@ -69,7 +69,7 @@ pub struct ActivityDeps {
 
 /// Writes a state the order entered (`record_state`'s work, also done first by a step that carries it): the
 /// `attention` event if any, the state if its sequence number is newer than the row's, and a `state` event when it
-/// was. Whether the state was applied.
+/// was (one trip to the database). Whether the state was applied.
 pub(crate) async fn write_state(store: &dyn Store, input: &payloads::RecordStateInput) -> Result<bool, StoreError> {
     if let Some(attention) = &input.attention {
         // Before the state: a retried write then finds the state applied and would not come back here. A retry may
@@ -85,18 +85,13 @@ pub(crate) async fn write_state(store: &dyn Store, input: &payloads::RecordState
         address: input.address.clone(),
         ..Transition::default()
     };
-    let applied = store.transition(&input.order_id, &transition).await?;
-    if applied {
-        store
-            .append_event(&NewEvent {
-                state: Some(input.state),
-                message: input.message.clone(),
-                details: Some(serde_json::json!({ "step": input.step })),
-                ..NewEvent::new(&input.order_id, "state")
-            })
-            .await?;
-    }
-    Ok(applied)
+    let event = NewEvent {
+        state: Some(input.state),
+        message: input.message.clone(),
+        details: Some(serde_json::json!({ "step": input.step })),
+        ..NewEvent::new(&input.order_id, "state")
+    };
+    store.transition_with_event(&input.order_id, &transition, &event).await
 }
 
 #[cfg(test)]

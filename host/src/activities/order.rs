@@ -117,14 +117,11 @@ impl OrderActivities {
                 address: Some(order.address.clone()),
                 ..Transition::default()
             };
-            if self.deps.store.transition(&order.order_id, &transition).await? {
-                attempt.state_changed(OrderState::Validated);
-            }
-            Ok(Validated { order, total_cents: valid.total_cents, plugin, attempt: number })
+            Ok((Validated { order, total_cents: valid.total_cents, plugin, attempt: number }, transition))
         }
         .await;
-        let details = result.as_ref().ok().map(|v| serde_json::json!({ "total_cents": v.total_cents }));
-        attempt.finish(result, details).await
+        let details = result.as_ref().ok().map(|(v, _)| serde_json::json!({ "total_cents": v.total_cents }));
+        attempt.finish_moving(result, details).await
     }
 
     /// Charges the payment once: a payment already charged returns its stored receipt without calling the plugin.

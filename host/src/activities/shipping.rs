@@ -165,13 +165,7 @@ impl ShippingActivities {
             address: Some(input.address.clone()),
             ..Transition::default()
         };
-        let result = self.deps.store.transition(&input.order_id, &transition).await.map(|applied| {
-            if applied {
-                attempt.state_changed(OrderState::Shipped);
-            }
-            Shipped { attempt: number }
-        });
-        attempt.finish(result.map_err(Into::into), None).await
+        attempt.finish_moving(Ok((Shipped { attempt: number }, transition)), None).await
     }
 }
 
@@ -226,21 +220,18 @@ impl ShippingActivities {
 
     /// The dispatch of this shipment's parcel that an earlier attempt completed and recorded, if any.
     async fn recorded_dispatch(&self, input: &DispatchInput) -> Result<Option<Dispatched>, StoreError> {
-        let events = self.deps.store.events(&input.order.order_id, EVENTS_READ).await?;
-        let mut recorded = events.into_iter().filter_map(|e| {
-            let completed = e.activity.as_deref() == Some(Activity::DispatchCarrier.name())
-                && e.outcome.as_deref() == Some("completed");
-            let details = e.details.filter(|_| completed)?;
+        let activity = Activity::DispatchCarrier.name();
+        let recorded = self.deps.store.completed_details(&input.order.order_id, activity, DISPATCHES_READ).await?;
+        Ok(recorded.into_iter().find_map(|details| {
             let same_parcel = details["shipment"] == input.shipment
                 && details["package_id"].as_str() == Some(input.package.package_id.as_str());
             same_parcel.then(|| serde_json::from_value::<Dispatched>(details["dispatched"].clone()).ok()).flatten()
-        });
-        Ok(recorded.next_back())
+        }))
     }
 }
 
-/// How many of an order's events are read to find a recorded dispatch (an order has a few dozen).
-const EVENTS_READ: u32 = 500;
+/// How many of an order's completed dispatches are read to find this parcel's (one per shipment, a few at most).
+const DISPATCHES_READ: u32 = 100;
 
 /// A completed dispatch's event details: where it went and, for a run of its task again, the whole result.
 fn dispatch_details(input: &DispatchInput, dispatched: &Dispatched, reused: bool) -> serde_json::Value {
