@@ -50,6 +50,11 @@ pub struct Config {
     #[arg(long, env = "TEMPORAL_NAMESPACE", global = true)]
     pub temporal_namespace: Option<String>,
 
+    /// Whether messages to and from Temporal are gzip-compressed: `none` (a local or in-datacenter link gains nothing,
+    /// and both the worker and the server pay the CPU on every workflow task) or `gzip` (a slow or metered link).
+    #[arg(long, env = "TEMPORAL_GRPC_COMPRESSION", value_enum, default_value = "none", global = true)]
+    pub temporal_grpc_compression: crate::temporal::Compression,
+
     /// Task queue of `OrderWorkflow` and its activities.
     #[arg(long, env = "ORDERS_TASK_QUEUE", default_value = "orders", global = true)]
     pub orders_task_queue: String,
