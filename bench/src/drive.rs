@@ -8,7 +8,7 @@ use order_host::domain::{OrderInput, OrderState};
 use order_host::workflows::OrderWorkflow;
 use order_host::workflows::messages::{start_input, to_raw};
 use temporalio_client::{
-    Client, ClientOptions, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
+    Client, ClientOptions, ConnectionOptions, GrpcCompression, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
     WorkflowStartOptions,
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
@@ -26,6 +26,10 @@ pub struct LoadArgs {
     /// Orders in flight, one level or several (`1,20,50`); the summary line is the last level's.
     #[arg(long, value_delimiter = ',', default_value = "50")]
     pub concurrency: Vec<usize>,
+    /// Compression of the host side's and the same-shape floor's messages to Temporal, as order-host's (the seed's
+    /// side keeps the client library's default, gzip).
+    #[arg(long, env = "TEMPORAL_GRPC_COMPRESSION", value_enum, default_value = "none")]
+    pub grpc_compression: order_host::temporal::Compression,
     /// The order-host process whose CPU time is read from /proc (the `serve` process).
     #[arg(long)]
     pub host_pid: Option<u32>,
@@ -52,9 +56,17 @@ pub struct LoadArgs {
 
 pub type OrderRun = <OrderWorkflow as WorkflowImplementation>::Run;
 
+/// A client of `address` with order-host's default connection settings.
 pub async fn connect(address: &str, namespace: &str) -> anyhow::Result<Client> {
+    connect_with(address, namespace, order_host::temporal::Compression::default().grpc()).await
+}
+
+/// A client of `address`, its messages compressed as `compression` says (order-host's setting, or the client library's
+/// default for the seed's side: gzip).
+pub async fn connect_with(address: &str, namespace: &str, compression: GrpcCompression) -> anyhow::Result<Client> {
     let url = order_host::temporal::frontend_url(address, false)?;
-    let connection = order_host::temporal::connect_patiently(ConnectionOptions::new(url).build()).await?;
+    let options = ConnectionOptions::new(url).grpc_compression(compression).build();
+    let connection = order_host::temporal::connect_patiently(options).await?;
     Ok(Client::new(connection, ClientOptions::new(namespace.to_owned()).build())?)
 }
 
@@ -148,7 +160,10 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
 }
 
 pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
-    let client = Arc::new(connect(&args.temporal_address, &args.namespace).await?);
+    // Each side's calls to Temporal go through its own stack's client: order-host's setting for the host and the
+    // same-shape floor, the client library's defaults for the seed's shape.
+    let client = Arc::new(connect_with(&args.temporal_address, &args.namespace, args.grpc_compression.grpc()).await?);
+    let plain = Arc::new(connect_with(&args.temporal_address, &args.namespace, GrpcCompression::default()).await?);
     let http = reqwest::Client::new();
     let run = run_id();
     println!(
@@ -187,7 +202,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
             level_report.same =
                 Some(floors.same_batch(&client, &level, (args.warmup, orders, concurrency), server).await);
             level_report.seed =
-                Some(floors.seed_batch(&client, &level, (args.warmup, orders, concurrency), server).await);
+                Some(floors.seed_batch(&plain, &level, (args.warmup, orders, concurrency), server).await);
             if n == 0 {
                 level_report.round_trips = vec![
                     ("host", round_trips(&client, &format!("bench-{level}-00000"), "-shipping-1").await),

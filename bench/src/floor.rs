@@ -177,6 +177,9 @@ pub enum Kind {
 pub struct WorkerArgs {
     #[arg(long, value_enum)]
     pub kind: Kind,
+    /// The same-shape floor's compression, as order-host's (`TEMPORAL_GRPC_COMPRESSION`, inherited).
+    #[arg(long, env = "TEMPORAL_GRPC_COMPRESSION", value_enum, default_value = "none")]
+    pub grpc_compression: order_host::temporal::Compression,
     #[arg(long)]
     pub orders_queue: String,
     #[arg(long)]
@@ -190,7 +193,12 @@ pub struct WorkerArgs {
 /// `order-bench floor-worker`: one floor's workers in a process of their own (so that its CPU time can be read from
 /// `/proc`, apart from the load generator's), until its stdin closes.
 pub async fn serve(args: WorkerArgs) -> anyhow::Result<()> {
-    let client = crate::drive::connect(&args.temporal_address, &args.namespace).await?;
+    // The same shape runs on order-host's connection settings, the seed's on the client library's defaults.
+    let compression = match args.kind {
+        Kind::Same => args.grpc_compression.grpc(),
+        Kind::Seed => temporalio_client::GrpcCompression::default(),
+    };
+    let client = crate::drive::connect_with(&args.temporal_address, &args.namespace, compression).await?;
     let options = match args.kind {
         Kind::Same => {
             // The same workflow as order-host's writes the OrderState search attribute, which the namespace must define.
