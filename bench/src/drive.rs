@@ -184,6 +184,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
                 async move { rest_order(&http, &api, &client, &id).await }
             }
         };
+        report::settle("the host").await;
         batch(args.warmup, concurrency, product("warm")).await;
         let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
         let clocks = report::Clocks::start(args.host_pid, args.server_pid);
@@ -242,6 +243,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = report::Outcome>,
 {
+    report::settle(prefixes.1).await;
     batch(warmup, concurrency, one(prefixes.0)).await;
     let clocks = report::Clocks::start(worker_pid, server_pid);
     clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders)
