@@ -137,30 +137,33 @@ impl Clocks {
     }
 }
 
-/// Waits, polling the machine's CPU with a deadline, until what ran before has finished: two half-second windows in a
-/// row in which the whole machine was busy less than [`QUIET_CORES`]. The dev server keeps working after a batch's
-/// last result (timer and transfer tasks, visibility, closing histories), so without this a side's clocks would also
-/// count the side before it. Prints how long it waited.
+/// Waits, polling the machine's CPU with a deadline, until what ran before has finished: [`QUIET_WINDOWS`] half-second
+/// windows in a row in which the whole machine was busy less than [`QUIET_CORES`]. The dev server keeps working for
+/// ~10 s after a batch's last result (read from a per-second sample of every process), so without this a side's
+/// clocks would also count the tail of the side before it. Prints how long it waited.
 pub async fn settle(label: &str) {
     const WINDOW: Duration = Duration::from_millis(500);
     const DEADLINE: Duration = Duration::from_secs(30);
     let started = std::time::Instant::now();
     let mut quiet = 0;
     let mut busy_cores = f64::NAN;
-    while quiet < 2 && started.elapsed() < DEADLINE {
+    while quiet < QUIET_WINDOWS && started.elapsed() < DEADLINE {
         let Some(before) = machine_busy() else { return };
         tokio::time::sleep(WINDOW).await;
         let Some(after) = machine_busy() else { return };
         busy_cores = after.saturating_sub(before).as_secs_f64() / WINDOW.as_secs_f64();
         quiet = if busy_cores < QUIET_CORES { quiet + 1 } else { 0 };
     }
-    let verdict = if quiet < 2 { "not quiet within the deadline" } else { "quiet" };
+    let verdict = if quiet < QUIET_WINDOWS { "not quiet within the deadline" } else { "quiet" };
     println!("  before {label}: {verdict} after {:.1} s ({busy_cores:.2} cores busy)", started.elapsed().as_secs_f64());
 }
 
 /// The machine's busy share under which [`settle`] calls it quiet: an idle dev server, workers and this machine's
 /// other services take ~0.05 cores.
 pub const QUIET_CORES: f64 = 0.15;
+
+/// Quiet windows in a row that [`settle`] waits for: one could fall in a lull of the server's tail.
+pub const QUIET_WINDOWS: u32 = 2;
 
 /// CPU time every core of the machine spent busy (not idle, not waiting for I/O), from `/proc/stat`'s first line.
 fn machine_busy() -> Option<Duration> {
