@@ -7,7 +7,8 @@
 # floor_orders_per_s=… ratio=… p50_ms=… p99_ms=… seed_floor_orders_per_s=… seed_ratio=… cpu_ms_per_order=… (at the
 # last level) seed_cpu_ms_per_order=… status_p99_ms=…
 #
-#   scripts/bench.sh [--orders N] [--concurrency C[,C…]] [--chaos trellis] [--hostile] [--memory N]
+#   scripts/bench.sh [--orders N] [--concurrency C[,C…]] [--rounds R] [--chaos trellis] [--hostile] [--memory N]
+#   --rounds R        rounds per level (default 3); a side's figures are its rounds' together
 #   --chaos trellis   run the host under the Trellis failure simulation and report the share shipped within 15 s
 #   --hostile         also upload every hostile fixture while orders run, then a valid v2 (report RSS)
 #   --memory N        also report the host's RSS idle and with N orders waiting for approval
@@ -21,11 +22,12 @@ work=$(mktemp -d)
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-orders=500 concurrency=1,20,50 chaos=off hostile=no memory=0 converge=no
+orders=500 concurrency=1,20,50 rounds=3 chaos=off hostile=no memory=0 converge=no
 while [ $# -gt 0 ]; do
   case $1 in
     --orders) orders=$2; shift 2 ;;
     --concurrency) concurrency=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --chaos) chaos=$2; shift 2 ;;
     --hostile) hostile=yes; shift ;;
     --memory) memory=$2; shift 2 ;;
@@ -68,5 +70,5 @@ say "load: $orders orders, $concurrency in flight, failure simulation $chaos"
 floor=()
 [ "$chaos" = off ] || floor=(--no-floor --status-rate 0)
 [ -z "${TEMPORAL_PID:-}" ] || floor+=(--server-pid "$TEMPORAL_PID")
-"$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" --host-pid "$HOST_PID" \
-  "${floor[@]}"
+"$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" --rounds "$rounds" \
+  --host-pid "$HOST_PID" "${floor[@]}"

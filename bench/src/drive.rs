@@ -20,7 +20,7 @@ pub struct LoadArgs {
     /// The order-host REST API.
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     pub api: String,
-    /// Orders per side at each level (at most 50 per order in flight: 50 at 1 in flight).
+    /// Orders per side and round at each level (at most 50 per order in flight: 50 at 1 in flight).
     #[arg(long, default_value_t = 500)]
     pub orders: usize,
     /// Orders in flight, one level or several (`1,20,50`); the summary line is the last level's.
@@ -39,9 +39,13 @@ pub struct LoadArgs {
     /// Status reads per second over running and finished orders while a batch of orders runs (0: skip).
     #[arg(long, default_value_t = 200)]
     pub status_rate: u32,
-    /// Orders per side run first and not measured.
+    /// Orders per side run first and not measured (in a level's first round).
     #[arg(long, default_value_t = 20)]
     pub warmup: usize,
+    /// Rounds per level: each runs every side's batch once, the sides taking turns at going first; a side's figures
+    /// are its rounds' together (1 under `--no-floor`).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Report the share of orders shipped within this budget.
     #[arg(long, default_value = "15s", value_parser = crate::parse_duration)]
     pub budget: Duration,
@@ -166,51 +170,66 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let plain = Arc::new(connect_with(&args.temporal_address, &args.namespace, GrpcCompression::default()).await?);
     let http = reqwest::Client::new();
     let run = run_id();
+    let floors = if args.no_floor { None } else { Some(Floors::start(&args, &run)?) };
+    // Without floors there is nothing to take turns with.
+    let rounds = if floors.is_some() { args.rounds.max(1) } else { 1 };
     println!(
-        "load: {} orders per side, {:?} in flight, API {}, Temporal {} (run {run})",
+        "load: {} orders per side and round, {rounds} round(s), {:?} in flight, API {}, Temporal {} (run {run})",
         args.orders, args.concurrency, args.api, args.temporal_address
     );
-    let floors = if args.no_floor { None } else { Some(Floors::start(&args, &run)?) };
+    let kinds: &[SideKind] = if floors.is_some() { &SideKind::ALL } else { &SideKind::ALL[..1] };
+    let server = args.server_pid;
 
     let mut levels = Vec::new();
     for (n, &concurrency) in args.concurrency.iter().enumerate() {
         let orders = args.orders.min(50 * concurrency.max(1));
         let level = format!("{run}-c{concurrency}");
-        let product = |prefix: &'static str| {
-            let (client, http, api, level) = (Arc::clone(&client), http.clone(), args.api.clone(), level.clone());
-            move |i: usize| {
-                let (client, http, api, id) =
-                    (Arc::clone(&client), http.clone(), api.clone(), format!("{prefix}-{level}-{i:05}"));
-                async move { rest_order(&http, &api, &client, &id).await }
+        let (mut host, mut same, mut seed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut time = report::ActivityTime { plugin_s: 0.0, worker_s: 0.0 };
+        for round in 0..rounds {
+            // Round 0's ids are the level's own (`bench-<run>-c50-00000`); later rounds add `r<n>`.
+            let tag = if round == 0 { level.clone() } else { format!("{level}r{round}") };
+            let sizes = (if round == 0 { args.warmup } else { 0 }, orders, concurrency);
+            for k in 0..kinds.len() {
+                match kinds[(round + k) % kinds.len()] {
+                    SideKind::Host => {
+                        let (side, spent) = host_side(&args, &client, &http, &tag, sizes).await?;
+                        time.plugin_s += spent.plugin_s;
+                        time.worker_s += spent.worker_s;
+                        host.push(side);
+                    }
+                    SideKind::Same => {
+                        if let Some(floors) = &floors {
+                            same.push(floors.same_batch(&client, &tag, sizes, server).await);
+                        }
+                    }
+                    SideKind::Seed => {
+                        if let Some(floors) = &floors {
+                            seed.push(floors.seed_batch(&plain, &tag, sizes, server).await);
+                        }
+                    }
+                }
             }
+        }
+        let by_round = |floor: &[report::Side]| -> Vec<f64> {
+            host.iter().zip(floor).map(|(h, f)| h.run.per_second() / f.run.per_second().max(1e-9)).collect()
         };
-        report::settle("the host").await;
-        batch(args.warmup, concurrency, product("warm")).await;
-        let before = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-        let clocks = report::Clocks::start(args.host_pid, args.server_pid);
-        let host = clocks.side(batch(orders, concurrency, product("bench")).await, orders);
-        let after = http.get(format!("{}/metrics", args.api)).send().await?.text().await?;
-        let time = report::ActivityTime {
-            plugin_s: metric_sum(&after, "order_host_plugin_call_seconds")
-                - metric_sum(&before, "order_host_plugin_call_seconds"),
-            worker_s: metric_sum(&after, "order_host_activity_seconds")
-                - metric_sum(&before, "order_host_activity_seconds"),
+        let round_ratios = (by_round(&same), by_round(&seed));
+        let mut level_report = report::Level {
+            concurrency,
+            host: report::Side::combine(host),
+            same: (!same.is_empty()).then(|| report::Side::combine(same)),
+            seed: (!seed.is_empty()).then(|| report::Side::combine(seed)),
+            time,
+            round_trips: Vec::new(),
+            round_ratios,
         };
-        let mut level_report =
-            report::Level { concurrency, host, same: None, seed: None, time, round_trips: Vec::new() };
-        if let Some(floors) = &floors {
-            let server = args.server_pid;
-            level_report.same =
-                Some(floors.same_batch(&client, &level, (args.warmup, orders, concurrency), server).await);
-            level_report.seed =
-                Some(floors.seed_batch(&plain, &level, (args.warmup, orders, concurrency), server).await);
-            if n == 0 {
-                level_report.round_trips = vec![
-                    ("host", round_trips(&client, &format!("bench-{level}-00000"), "-shipping-1").await),
-                    ("same-shape floor", round_trips(&client, &format!("floor-{level}-00000"), "-shipping-1").await),
-                    ("seed-shaped floor", round_trips(&client, &format!("seed-{level}-00000"), "-shipping").await),
-                ];
-            }
+        if floors.is_some() && n == 0 {
+            level_report.round_trips = vec![
+                ("host", round_trips(&client, &format!("bench-{level}-00000"), "-shipping-1").await),
+                ("same-shape floor", round_trips(&client, &format!("floor-{level}-00000"), "-shipping-1").await),
+                ("seed-shaped floor", round_trips(&client, &format!("seed-{level}-00000"), "-shipping").await),
+            ];
         }
         report::level(&level_report, args.budget);
         levels.push(level_report);
@@ -225,6 +244,52 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
     }
     report::summary(&levels, status.as_ref());
     Ok(())
+}
+
+/// The sides of a level, in the order its first round runs them; each later round starts one side further on, so that
+/// every side runs first, second and last in turn (the server's state grows through a run and the machine's speed
+/// drifts: a side always run last would always meet the fullest server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideKind {
+    Host,
+    Same,
+    Seed,
+}
+
+impl SideKind {
+    const ALL: [SideKind; 3] = [SideKind::Host, SideKind::Same, SideKind::Seed];
+}
+
+/// One round of the host's side: `warmup` orders not measured, then `orders` through the REST API with the host's and
+/// the server's CPU time read around them, and where the host's activity time went (its `/metrics`).
+async fn host_side(
+    args: &LoadArgs,
+    client: &Arc<Client>,
+    http: &reqwest::Client,
+    tag: &str,
+    (warmup, orders, concurrency): Sizes,
+) -> anyhow::Result<(report::Side, report::ActivityTime)> {
+    let product = |prefix: &'static str| {
+        let (client, http, api, tag) = (Arc::clone(client), http.clone(), args.api.clone(), tag.to_owned());
+        move |i: usize| {
+            let (client, http, api, id) =
+                (Arc::clone(&client), http.clone(), api.clone(), format!("{prefix}-{tag}-{i:05}"));
+            async move { rest_order(&http, &api, &client, &id).await }
+        }
+    };
+    report::settle("the host").await;
+    batch(warmup, concurrency, product("warm")).await;
+    let metrics = format!("{}/metrics", args.api);
+    let before = http.get(&metrics).send().await?.text().await?;
+    let clocks = report::Clocks::start(args.host_pid, args.server_pid);
+    let side = clocks.side(batch(orders, concurrency, product("bench")).await, orders);
+    let after = http.get(&metrics).send().await?.text().await?;
+    let spent = |name: &str| metric_sum(&after, name) - metric_sum(&before, name);
+    let time = report::ActivityTime {
+        plugin_s: spent("order_host_plugin_call_seconds"),
+        worker_s: spent("order_host_activity_seconds"),
+    };
+    Ok((side, time))
 }
 
 /// A level's batch sizes: orders run first and not measured, orders measured, orders in flight.

@@ -105,6 +105,29 @@ pub struct Side {
     pub machine_cpu_ms_per_order: Option<f64>,
 }
 
+impl Side {
+    /// A side's rounds taken as one batch: their orders together, their walls added (orders/s is all their orders
+    /// over all their time), CPU per order averaged over all their orders.
+    pub fn combine(rounds: Vec<Side>) -> Side {
+        let weights: Vec<f64> = rounds.iter().map(|r| r.run.outcomes.len() as f64).collect();
+        let total = weights.iter().sum::<f64>().max(1.0);
+        let mean = |per_order: fn(&Side) -> Option<f64>| -> Option<f64> {
+            let summed: Option<f64> = rounds.iter().zip(&weights).map(|(r, w)| per_order(r).map(|v| v * w)).sum();
+            summed.map(|s| s / total)
+        };
+        Side {
+            cpu_ms_per_order: mean(|s| s.cpu_ms_per_order),
+            server_cpu_ms_per_order: mean(|s| s.server_cpu_ms_per_order),
+            client_cpu_ms_per_order: mean(|s| s.client_cpu_ms_per_order),
+            machine_cpu_ms_per_order: mean(|s| s.machine_cpu_ms_per_order),
+            run: Run {
+                wall: rounds.iter().map(|r| r.run.wall).sum(),
+                outcomes: rounds.into_iter().flat_map(|r| r.run.outcomes).collect(),
+            },
+        }
+    }
+}
+
 /// The CPU clocks read around one side's batch.
 #[derive(Debug)]
 pub struct Clocks {
@@ -183,6 +206,8 @@ pub struct Level {
     pub seed: Option<Side>,
     pub time: ActivityTime,
     pub round_trips: Vec<(&'static str, RoundTrips)>,
+    /// The host's orders/s over each floor's, round by round: (same-shape floor, seed-shaped floor).
+    pub round_ratios: (Vec<f64>, Vec<f64>),
 }
 
 /// Status reads under load.
@@ -263,6 +288,16 @@ pub fn level(level: &Level, budget: Duration) {
             ratio(p50(&level.host), p50(seed)),
             ratio(level.host.cpu_ms_per_order.unwrap_or(0.0), seed.cpu_ms_per_order.unwrap_or(0.0)),
             ratio(level.host.machine_cpu_ms_per_order.unwrap_or(0.0), seed.machine_cpu_ms_per_order.unwrap_or(0.0)),
+        );
+    }
+    let (same, seed) = &level.round_ratios;
+    if seed.len() > 1 {
+        let listed = |ratios: &[f64]| ratios.iter().map(|r| format!("{r:.2}×")).collect::<Vec<_>>().join(", ");
+        println!(
+            "round by round (host, same-shape floor, seed shape going first in turn): {} the seed-shaped floor's \
+             orders/s, {} the same-shape floor's",
+            listed(seed),
+            listed(same)
         );
     }
     for (label, trips) in &level.round_trips {
@@ -353,6 +388,32 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn side(orders: usize, wall_ms: u64, cpu: Option<f64>) -> Side {
+        let outcome = Outcome { state: Some(OrderState::Shipped), elapsed: Duration::from_millis(10) };
+        Side {
+            run: Run { outcomes: vec![outcome; orders], wall: Duration::from_millis(wall_ms) },
+            cpu_ms_per_order: cpu,
+            server_cpu_ms_per_order: Some(50.0),
+            client_cpu_ms_per_order: None,
+            machine_cpu_ms_per_order: cpu.map(|c| c + 50.0),
+        }
+    }
+
+    #[test]
+    fn rounds_combine_as_one_batch() {
+        let combined = Side::combine(vec![side(100, 10_000, Some(10.0)), side(300, 10_000, Some(20.0))]);
+        assert_eq!(combined.run.outcomes.len(), 400);
+        assert_eq!(combined.run.wall, Duration::from_secs(20));
+        assert!((combined.run.per_second() - 20.0).abs() < 1e-9);
+        // Weighted by orders: (100 × 10 + 300 × 20) / 400.
+        assert!((combined.cpu_ms_per_order.unwrap() - 17.5).abs() < 1e-9);
+        assert!((combined.machine_cpu_ms_per_order.unwrap() - 67.5).abs() < 1e-9);
+        assert_eq!(combined.client_cpu_ms_per_order, None);
+        // A round whose clock could not be read leaves the figure unknown rather than averaged over fewer orders.
+        let partial = Side::combine(vec![side(100, 1_000, Some(10.0)), side(100, 1_000, None)]);
+        assert_eq!(partial.cpu_ms_per_order, None);
+    }
 
     #[test]
     fn percentiles() {
