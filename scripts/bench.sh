@@ -66,7 +66,7 @@ if [ "$hostile" = yes ]; then
   ADMIN_TOKEN=$token "$bin/order-bench" hostile --api "$API" --dist plugins/dist --orders 200 --pid "$HOST_PID"
 fi
 
-say "load: $orders orders, $concurrency in flight, failure simulation $chaos"
+say "load: $orders orders per side and round, $concurrency in flight, $rounds rounds, failure simulation $chaos"
 floor=()
 [ "$chaos" = off ] || floor=(--no-floor --status-rate 0)
 [ -z "${TEMPORAL_PID:-}" ] || floor+=(--server-pid "$TEMPORAL_PID")

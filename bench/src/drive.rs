@@ -185,7 +185,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         let orders = args.orders.min(50 * concurrency.max(1));
         let level = format!("{run}-c{concurrency}");
         let (mut host, mut same, mut seed) = (Vec::new(), Vec::new(), Vec::new());
-        let mut time = report::ActivityTime { plugin_s: 0.0, worker_s: 0.0 };
+        let mut time = report::ActivityTime::default();
         for round in 0..rounds {
             // Round 0's ids are the level's own (`bench-<run>-c50-00000`); later rounds add `r<n>`.
             let tag = if round == 0 { level.clone() } else { format!("{level}r{round}") };
@@ -194,8 +194,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
                 match kinds[(round + k) % kinds.len()] {
                     SideKind::Host => {
                         let (side, spent) = host_side(&args, &client, &http, &tag, sizes).await?;
-                        time.plugin_s += spent.plugin_s;
-                        time.worker_s += spent.worker_s;
+                        time += spent;
                         host.push(side);
                     }
                     SideKind::Same => {
@@ -212,7 +211,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
             }
         }
         let by_round = |floor: &[report::Side]| -> Vec<f64> {
-            host.iter().zip(floor).map(|(h, f)| h.run.per_second() / f.run.per_second().max(1e-9)).collect()
+            host.iter().zip(floor).map(|(h, f)| report::ratio(h.run.per_second(), f.run.per_second())).collect()
         };
         let round_ratios = (by_round(&same), by_round(&seed));
         let mut level_report = report::Level {

@@ -78,12 +78,19 @@ fn line(label: &str, run: &Run) {
 }
 
 /// Where activity time went during a load run, in seconds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ActivityTime {
     /// Inside plugin calls (fresh instance + call).
     pub plugin_s: f64,
     /// Activity attempts running in the worker (failure simulation, plugin, database, event).
     pub worker_s: f64,
+}
+
+impl std::ops::AddAssign for ActivityTime {
+    fn add_assign(&mut self, other: ActivityTime) {
+        self.plugin_s += other.plugin_s;
+        self.worker_s += other.worker_s;
+    }
 }
 
 /// What one order cost the server (see [`crate::drive::round_trips`]).
@@ -265,7 +272,8 @@ fn side_line(label: &str, side: &Side) {
     );
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+/// `a / b`, 0 when `b` is not positive.
+pub fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
 }
 
