@@ -59,9 +59,9 @@ say "audit of the hostile-plugins run"
 
 say "API fuzzing: schemathesis, $fuzz_examples examples per operation"
 # Pinned: a new release is a new fuzzer, and this run is a gate.
-schemathesis_version=4.32.5
+schemathesis_version=4.32.5 hypothesis_version=6.170.17
 schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $schemathesis_version" ||
-  python3 -m pip install --quiet "schemathesis==$schemathesis_version" "hypothesis==6.170.17"
+  python3 -m pip install --quiet "schemathesis==$schemathesis_version" "hypothesis==$hypothesis_version"
 # Plugin uploads get the admin token so the fuzzer reaches the loader, not just the 401. One worker: with two, Python
 # 3.11's `ast` module, which hypothesis calls from both threads to describe its lambdas, failed 3 runs in 10 with
 # "SystemError: AST constructor recursion depth mismatch" (0 in 6 with one worker, same seed and host).

@@ -6,10 +6,7 @@ itself. It prints the share of samples spent under each part of the server an or
 counts once for every part on its stack), then the functions with the most samples of their own.
 
     perf record -F 299 -g -p <server pid> -o srv.perf -- sleep 30     # while a batch runs
-    python3 bench/probes/server_profile.py srv.perf "$(command -v temporal)"
-
-(`command -v temporal` may name a wrapper script: pass the Go binary itself, e.g. `$(python3 -c 'import sys, os;
-print(os.path.join(os.path.dirname(sys.executable), "temporal"))')` for pip's, or read `/proc/<pid>/exe`.)
+    python3 bench/probes/server_profile.py srv.perf "$(readlink -f /proc/<server pid>/exe)"
 """
 import bisect
 import collections
@@ -46,8 +43,8 @@ def function_table(binary):
     for line in sections.splitlines():
         m = re.search(r"\]\s+(\.text|\.gopclntab)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
         if m:
-            found[m.group(1)] = (int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16))
-    _, offset, size = found[".gopclntab"]
+            found[m.group(1)] = (int(m.group(3), 16), int(m.group(4), 16))  # file offset, size
+    offset, size = found[".gopclntab"]
     with open(binary, "rb") as f:
         f.seek(offset)
         table = f.read(size)
@@ -64,7 +61,7 @@ def function_table(binary):
         start = names + name
         entries.append((entry, table[start:table.index(b"\0", start)].decode(errors="replace")))
     entries.sort()
-    return entries, found[".text"][1]
+    return entries, found[".text"][0]
 
 
 def main():
