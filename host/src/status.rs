@@ -1,11 +1,11 @@
 //! The status read model: one document per order, the same from every process. Built from four sources: the
 //! workflow's own view (while it runs, the document it published in this process or else its `status` query; its final
-//! document once it has finished), the execution's
-//! description where the workflow has no document to give (Temporal's status, pending activity attempts and their
-//! last failure), the events table (every attempt
-//! ever made, summed up by the database in a few bounded reads) and the store's record of plugin versions (never this
-//! process's registry, which another process may not share). When the workflow cannot answer — no worker running —
-//! the database's view is returned, marked as such, rather than an error.
+//! document once it has finished), the execution's description where the workflow has no document to give (Temporal's
+//! status, pending activity attempts and their last failure), the events table (every attempt ever made, summed up in
+//! a few bounded reads: failure counts kept as the attempts are written, the newest failures, the attention message)
+//! and the store's record of plugin versions (never this process's registry, which another process may not share).
+//! When the workflow cannot answer — no worker running — the database's view is returned, marked as such, rather
+//! than an error.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -125,7 +125,7 @@ impl StatusReader {
             self.metrics.status_read(source);
             doc
         } else {
-            let (doc, source) = self.workflow_document(&handle, id, finished, row.as_ref(), &events).await?;
+            let (doc, source) = self.workflow_document(&handle, id, finished, row.as_ref()).await?;
             self.metrics.status_read(source);
             // Only what Temporal confirmed closed: never a view made while it did not answer.
             let closed = !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN");
@@ -145,13 +145,12 @@ impl StatusReader {
         id: &OrderId,
         finished: bool,
         row: Option<&OrderRow>,
-        events: &EventSummary,
     ) -> Result<(StatusDocument, &'static str), StatusError> {
         match self.workflow_view(handle, finished).await {
             Answer::Document(doc) => Ok((*doc, if finished { "result" } else { "query" })),
             Answer::Unknown => {
                 let Some(row) = row else { return Err(StatusError::NotFound(id.to_string())) };
-                let mut doc = self.database_view(row, events).await?;
+                let mut doc = self.database_view(row).await?;
                 self.describe_into(handle, &mut doc).await;
                 Ok((doc, "database"))
             }
@@ -161,7 +160,7 @@ impl StatusReader {
                         "{why}, and the database does not know order {id} yet"
                     )));
                 };
-                let mut doc = self.database_view(row, events).await?;
+                let mut doc = self.database_view(row).await?;
                 self.describe_into(handle, &mut doc).await;
                 doc.notes.push(format!("{why}: this is the database's view"));
                 Ok((doc, "database"))
@@ -205,10 +204,12 @@ impl StatusReader {
     }
 
     /// A status document from the database alone (the workflow is gone from Temporal's retention or not answering).
-    async fn database_view(&self, row: &OrderRow, events: &EventSummary) -> Result<StatusDocument, StoreError> {
-        let payment = self.store.get_payment(&row.payment_id).await?;
+    async fn database_view(&self, row: &OrderRow) -> Result<StatusDocument, StoreError> {
+        let (payment, runs) =
+            tokio::join!(self.store.get_payment(&row.payment_id), self.store.plugin_runs(&row.order_id));
+        let (payment, runs) = (payment?, runs?);
         let mut plugins = BTreeMap::new();
-        for run in &events.digests {
+        for run in &runs {
             let Some(slot) = run.activity.parse::<Activity>().ok().and_then(Activity::slot) else { continue };
             let plugin = PluginRun { name: run.name.clone(), version: run.version.clone(), digest: run.digest.clone() };
             plugins.insert(slot.to_string(), plugin);

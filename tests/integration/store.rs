@@ -332,9 +332,21 @@ both_backends!(status_reads_sum_events_up_without_reading_them_all, |db: TestDb|
     assert_eq!(attempts[attempts.len() - 2], ("charge_payment".to_owned(), 1));
     assert_eq!(attempts[0], ("validate_order".to_owned(), 23));
     assert_eq!(summary.attention.as_deref(), Some("second look"));
-    let digests: Vec<_> = summary.digests.iter().map(|d| (d.activity.as_str(), d.digest.as_str())).collect();
+    let runs = store.plugin_runs("o-1").await.unwrap();
+    let digests: Vec<_> = runs.iter().map(|d| (d.activity.as_str(), d.digest.as_str())).collect();
     assert_eq!(digests, [("validate_order", "sha256:v2"), ("charge_payment", "sha256:p")], "the newest per activity");
     assert_eq!(store.event_summary("nobody", 10).await.unwrap(), order_host::store::EventSummary::default());
+    assert!(store.plugin_runs("nobody").await.unwrap().is_empty());
+
+    // The counts are kept as the events are written, not counted at each read: a tally the database keeps (one row
+    // per order and activity), which a row written behind the store's back does not change.
+    db.query("UPDATE failure_tallies SET failures = 1000 WHERE order_id = 'o-1' AND activity = 'validate_order'")
+        .await
+        .unwrap();
+    let kept = store.event_summary("o-1", 10).await.unwrap();
+    assert_eq!(kept.failures["validate_order"], 1000, "read from the tally, not from the events");
+    store.append_event(&attempt("validate_order", 32, "retryable_error", None)).await.unwrap();
+    assert_eq!(store.event_summary("o-1", 10).await.unwrap().failures["validate_order"], 1001);
 });
 
 both_backends!(orders_list_by_state_and_page, |db: TestDb| async move {

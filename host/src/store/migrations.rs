@@ -18,6 +18,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (4, "plugin store", include_str!("../../../migrations/postgres/0004_plugin_store.sql")),
     (5, "plugin canary", include_str!("../../../migrations/postgres/0005_plugin_canary.sql")),
     (6, "shipment claims", include_str!("../../../migrations/postgres/0006_shipment_claims.sql")),
+    (7, "failure tallies", include_str!("../../../migrations/postgres/0007_failure_tallies.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -27,6 +28,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (4, "plugin store", include_str!("../../../migrations/sqlite/0004_plugin_store.sql")),
     (5, "plugin canary", include_str!("../../../migrations/sqlite/0005_plugin_canary.sql")),
     (6, "shipment claims", include_str!("../../../migrations/sqlite/0006_shipment_claims.sql")),
+    (7, "failure tallies", include_str!("../../../migrations/sqlite/0007_failure_tallies.sql")),
 ]);
 
 impl MigrationSource<'static> for Embedded {

@@ -156,11 +156,9 @@ pub struct EventSummary {
     pub recent_failures: Vec<EventRow>,
     /// The newest `attention` event's message.
     pub attention: Option<String>,
-    /// Per activity, the plugin version its newest attempt ran (name and version when the store knows the digest).
-    pub digests: Vec<DigestRun>,
 }
 
-/// A plugin version an activity ran, from its events.
+/// A plugin version an activity ran, from its events ([`Store::plugin_runs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestRun {
     pub activity: String,
@@ -270,9 +268,11 @@ pub trait Store: PluginStore + Send + Sync + std::fmt::Debug {
         activity: &str,
         limit: u32,
     ) -> Result<Vec<serde_json::Value>, StoreError>;
-    /// Failure counts, the newest `recent` failures, the attention message and the plugin versions of an order's
-    /// events, without reading them all.
+    /// Failure counts, the newest `recent` failures and the attention message of an order's events, without reading
+    /// them all.
     async fn event_summary(&self, order_id: &str, recent: u32) -> Result<EventSummary, StoreError>;
+    /// Per activity, the plugin version the order's newest attempt of it ran.
+    async fn plugin_runs(&self, order_id: &str) -> Result<Vec<DigestRun>, StoreError>;
 
     /// The newest failed attempt's message of each of `order_ids` that has one.
     async fn last_errors(&self, order_ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;

@@ -1,7 +1,7 @@
 //! The reads behind `events`, `needing_attention` and `audit_page`, as free functions over `$db`'s pool, expanded
 //! per backend like [`super::rows`] (`#[async_trait]` cannot see methods a macro adds to its impl block).
 
-/// `read_events`, `read_event_summary`, `read_last_errors`, `read_recent_failures`, `read_created_since`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
+/// `read_events`, `read_event_summary`, `read_plugin_runs`, `read_last_errors`, `read_recent_failures`, `read_created_since`, `read_payments`, `read_needing_attention`, `read_audit_page` over a `sqlx::Pool<$db>`.
 macro_rules! impl_sql_reads {
     ($db:ty) => {
             const EVENT_COLUMNS: &str = "id, order_id, event_type, activity, attempt, outcome, message, plugin_digest,
@@ -42,22 +42,21 @@ macro_rules! impl_sql_reads {
                 rows.iter().map(event_row).collect()
             }
 
-            /// Four bounded reads on the `(order_id, id)` index: failure counts per activity (counted by the
-            /// database), the newest `recent` failures, the newest attention message, the newest digest per activity.
+            /// Three bounded reads: failure counts per activity (kept as the events are written,
+            /// `failure_tallies`), the newest `recent` failures and the newest attention message (each the newest
+            /// few entries of an index). An order failing an attempt for days reads as fast as one that never did.
             async fn read_event_summary(
                 pool: &sqlx::Pool<$db>,
                 order_id: &str,
                 recent: u32,
             ) -> Result<$crate::store::EventSummary, $crate::store::StoreError> {
-                let failed = format!("order_id = $1 AND {FAILED_ATTEMPT}");
-                let counts: Vec<(String, i64)> = sqlx::query_as(&format!(
-                    "SELECT activity, COUNT(*) FROM events WHERE {failed} AND activity IS NOT NULL GROUP BY activity"
-                ))
-                .bind(order_id)
-                .fetch_all(pool)
-                .await?;
+                let counts: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT activity, failures FROM failure_tallies WHERE order_id = $1")
+                        .bind(order_id)
+                        .fetch_all(pool)
+                        .await?;
                 let newest = sqlx::query(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE {failed} ORDER BY id DESC LIMIT $2"
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE order_id = $1 AND {FAILED_ATTEMPT} ORDER BY id DESC LIMIT $2"
                 ))
                 .bind(order_id)
                 .bind(i64::from(recent))
@@ -71,6 +70,20 @@ macro_rules! impl_sql_reads {
                 .bind(order_id)
                 .fetch_optional(pool)
                 .await?;
+                Ok($crate::store::EventSummary {
+                    failures: counts.into_iter().map(|(a, n)| (a, u32::try_from(n).unwrap_or(u32::MAX))).collect(),
+                    recent_failures,
+                    attention: attention.flatten(),
+                })
+            }
+
+            /// Per activity, the plugin version its newest attempt ran. Reads every attempt of the order that names a
+            /// digest: only the database's own view of an order needs it (its workflow's documents carry their
+            /// plugins), so it is not part of every status read.
+            async fn read_plugin_runs(
+                pool: &sqlx::Pool<$db>,
+                order_id: &str,
+            ) -> Result<Vec<$crate::store::DigestRun>, $crate::store::StoreError> {
                 let digests: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
                     "SELECT e.activity, e.plugin_digest, c.name, c.version FROM events e
                      LEFT JOIN plugin_components c ON c.digest = e.plugin_digest
@@ -82,20 +95,15 @@ macro_rules! impl_sql_reads {
                 .bind(order_id)
                 .fetch_all(pool)
                 .await?;
-                Ok($crate::store::EventSummary {
-                    failures: counts.into_iter().map(|(a, n)| (a, n.max(0) as u32)).collect(),
-                    recent_failures,
-                    attention: attention.flatten(),
-                    digests: digests
-                        .into_iter()
-                        .map(|(activity, digest, name, version)| $crate::store::DigestRun {
-                            activity,
-                            digest,
-                            name: name.unwrap_or_default(),
-                            version: version.unwrap_or_default(),
-                        })
-                        .collect(),
-                })
+                Ok(digests
+                    .into_iter()
+                    .map(|(activity, digest, name, version)| $crate::store::DigestRun {
+                        activity,
+                        digest,
+                        name: name.unwrap_or_default(),
+                        version: version.unwrap_or_default(),
+                    })
+                    .collect())
             }
 
             async fn read_payments(

@@ -347,6 +347,13 @@ macro_rules! impl_sql_store {
                 read_event_summary(&self.pool, order_id, recent).await
             }
 
+            async fn plugin_runs(
+                &self,
+                order_id: &str,
+            ) -> Result<Vec<$crate::store::DigestRun>, $crate::store::StoreError> {
+                read_plugin_runs(&self.pool, order_id).await
+            }
+
             async fn last_errors(
                 &self,
                 order_ids: &[String],
