@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use temporalio_client::errors::{WorkflowGetResultError, WorkflowQueryError};
 use temporalio_client::{
-    Client, NamespacedClient as _, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions,
-    WorkflowHandle, WorkflowQueryOptions,
+    Client, NamespacedClient as _, QueryRejectCondition, WorkflowDescribeOptions, WorkflowExecutionStatus,
+    WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
 };
 use temporalio_sdk::workflows::WorkflowImplementation;
 
@@ -87,7 +87,8 @@ type OrderHandle = WorkflowHandle<Client, <OrderWorkflow as WorkflowImplementati
 
 /// What the workflow said about itself.
 enum Answer {
-    Document(Box<StatusDocument>),
+    /// Its document, and where it came from (`query` or `result`).
+    Document(Box<StatusDocument>, &'static str),
     /// Temporal does not know the workflow (never started, or gone from retention), or it ended without a document.
     Unknown,
     /// It did not answer: why.
@@ -147,11 +148,17 @@ impl StatusReader {
         row: Option<&OrderRow>,
     ) -> Result<(StatusDocument, &'static str), StatusError> {
         match self.workflow_view(handle, finished).await {
-            Answer::Document(doc) => Ok((*doc, if finished { "result" } else { "query" })),
+            Answer::Document(doc, source) => Ok((*doc, source)),
             Answer::Unknown => {
                 let Some(row) = row else { return Err(StatusError::NotFound(id.to_string())) };
                 let mut doc = self.database_view(row).await?;
                 self.describe_into(handle, &mut doc).await;
+                if !row.state.is_terminal() && !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN") {
+                    doc.notes.push(format!(
+                        "the run is {} without the order having reached an end: its state is the last one recorded",
+                        doc.workflow.status
+                    ));
+                }
                 Ok((doc, "database"))
             }
             Answer::Unavailable(why) => {
@@ -179,27 +186,40 @@ impl StatusReader {
     /// The workflow's own document: its `status` query while it runs, its result once it has finished.
     async fn workflow_view(&self, handle: &OrderHandle, finished: bool) -> Answer {
         if finished {
-            let result = tokio::time::timeout(self.timeout, handle.get_result(WorkflowGetResultOptions::default()));
-            return match result.await {
-                Ok(Ok(doc)) => Answer::Document(Box::new(doc)),
-                // Runs that ended without a document, and runs gone from retention: the database knows.
-                Ok(Err(
-                    WorkflowGetResultError::Failed(_)
-                    | WorkflowGetResultError::Cancelled { .. }
-                    | WorkflowGetResultError::Terminated { .. }
-                    | WorkflowGetResultError::TimedOut
-                    | WorkflowGetResultError::NotFound(_),
-                )) => Answer::Unknown,
-                Ok(Err(e)) => Answer::Unavailable(format!("Temporal did not give the final document: {e}")),
-                Err(_) => Answer::Unavailable("Temporal did not give the final document in time".to_owned()),
-            };
+            return self.final_view(handle).await;
         }
-        let query = handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default());
+        // Only an open run is asked: Temporal answers a query of a closed one by having a worker replay its whole
+        // history, and a run that ended without the database hearing of it (terminated, timed out) would then tell
+        // its last state as if it still ran, on every read.
+        let options = WorkflowQueryOptions::builder().reject_condition(QueryRejectCondition::NotOpen).build();
+        let query = handle.query(OrderWorkflow::status, (), options);
         match tokio::time::timeout(self.timeout, query).await {
-            Ok(Ok(doc)) => Answer::Document(Box::new(doc)),
-            Ok(Err(WorkflowQueryError::NotFound(_))) => Answer::Unknown,
+            Ok(Ok(doc)) => Answer::Document(Box::new(doc), "query"),
+            Ok(Err(WorkflowQueryError::Rejected { status: Some(WorkflowExecutionStatus::Completed) })) => {
+                self.final_view(handle).await
+            }
+            // Unknown to Temporal, or closed without a document (terminated, failed, timed out): the database knows.
+            Ok(Err(WorkflowQueryError::NotFound(_) | WorkflowQueryError::Rejected { .. })) => Answer::Unknown,
             Ok(Err(e)) => Answer::Unavailable(format!("the status query failed: {e}")),
             Err(_) => Answer::Unavailable("no worker answered the status query in time".to_owned()),
+        }
+    }
+
+    /// A closed run's own document: its result, when it completed with one.
+    async fn final_view(&self, handle: &OrderHandle) -> Answer {
+        let result = tokio::time::timeout(self.timeout, handle.get_result(WorkflowGetResultOptions::default()));
+        match result.await {
+            Ok(Ok(doc)) => Answer::Document(Box::new(doc), "result"),
+            // Runs that ended without a document, and runs gone from retention: the database knows.
+            Ok(Err(
+                WorkflowGetResultError::Failed(_)
+                | WorkflowGetResultError::Cancelled { .. }
+                | WorkflowGetResultError::Terminated { .. }
+                | WorkflowGetResultError::TimedOut
+                | WorkflowGetResultError::NotFound(_),
+            )) => Answer::Unknown,
+            Ok(Err(e)) => Answer::Unavailable(format!("Temporal did not give the final document: {e}")),
+            Err(_) => Answer::Unavailable("Temporal did not give the final document in time".to_owned()),
         }
     }
 

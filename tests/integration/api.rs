@@ -6,7 +6,7 @@ use std::time::Duration;
 use order_host_tests::api::{Answer, Api};
 use order_host_tests::db::{Backend, TestDb};
 use order_host_tests::host::{HostSpec, TestHost};
-use order_host_tests::orders::order_id;
+use order_host_tests::orders::{OrderHandle, order_id};
 use order_host_tests::{paths, wait};
 use serde_json::json;
 
@@ -341,6 +341,36 @@ async fn a_running_orders_status_comes_from_its_workflow_in_this_process_without
     .await;
     assert_eq!(finished.body["state"], "shipped");
     assert_eq!(status_reads(&api, "query").await, queries, "no status query reached Temporal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_ended_outside_the_lifecycle_is_read_as_ended_not_replayed_for_a_query() {
+    // Terminated from the CLI while it waits for approval: the row never hears of an end. The status query of a
+    // closed run would make a worker replay its history on every read and answer RUNNING; the read asks only an open
+    // run, and says what Temporal knows.
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (host, api) = api_host(&db, HostSpec::default()).await;
+    let id = order_id("terminated");
+    let path = format!("/orders/{id}/status");
+    assert_eq!(api.post_json(&format!("/orders/{id}/start"), r#"{"payment_id":"p-term"}"#).await.status, 202);
+    api.wait_for_state(&id, "awaiting_approval", WITHIN).await;
+    let handle: OrderHandle = host.client.get_workflow_handle(id.clone());
+    handle.terminate(temporalio_client::WorkflowTerminateOptions::default()).await.expect("terminating the run");
+
+    let read = wait::until(WITHIN, "the read to show the run terminated", || async {
+        let read = api.get(&path).await;
+        (read.body["workflow"]["status"] == "TERMINATED").then_some(read)
+    })
+    .await;
+    assert_eq!(read.status, 200, "{read:?}");
+    assert_eq!(read.body["state"], "awaiting_approval", "the last state recorded: {read:?}");
+    let notes = read.body["notes"].as_array().cloned().unwrap_or_default();
+    assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("TERMINATED"))), "{read:?}");
+    let queries = status_reads(&api, "query").await;
+    for _ in 0..3 {
+        assert_eq!(api.get(&path).await.body["workflow"]["status"], "TERMINATED");
+    }
+    assert_eq!(status_reads(&api, "query").await, queries, "a closed run is not answered by a replay");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
