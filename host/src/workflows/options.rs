@@ -53,11 +53,17 @@ fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
     .build()
 }
 
+/// The longest wait between two attempts of a step retried without end ([`compensation`]).
+pub const COMPENSATION_MAX_INTERVAL: Duration = Duration::from_mins(1);
+
 /// Compensation (`refund_payment`): retried until it succeeds — money must go back — and never cancelled with the
-/// workflow.
+/// workflow. Its first retries are as quick as any step's; then the wait grows to [`COMPENSATION_MAX_INTERVAL`], so a
+/// refund that fails for a day (the payment provider down) leaves ~1,500 attempts in the events table, not 430,000.
 fn compensation(attempt_timeout: Duration) -> ActivityOptions {
+    let mut retry = retry_policy(0);
+    retry.set_maximum_interval(Some(COMPENSATION_MAX_INTERVAL));
     ActivityOptions::with_start_to_close_timeout(attempt_timeout)
-        .retry_policy(retry_policy(0))
+        .retry_policy(retry)
         .cancellation_token(WorkflowCancellationToken::new())
         .build()
 }
@@ -156,4 +162,34 @@ pub fn bookkeeping() -> LocalActivityOptions {
         )
         .cancellation_token(WorkflowCancellationToken::new())
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attempts a retry policy makes within `window`, each failing at once (Temporal's schedule: the n-th retry waits
+    /// `initial × coefficient^(n-1)`, at most the maximum interval).
+    fn attempts_within(policy: &temporalio_common::RetryPolicy, window: Duration) -> u64 {
+        let (mut elapsed, mut wait, mut attempts) = (Duration::ZERO, policy.initial_interval(), 1);
+        let most = policy.maximum_interval().unwrap_or(Duration::MAX);
+        while elapsed + wait <= window {
+            elapsed += wait;
+            attempts += 1;
+            wait = wait.mul_f64(policy.backoff_coefficient()).min(most);
+        }
+        attempts
+    }
+
+    #[test]
+    fn a_refund_retried_without_end_backs_off_to_a_minute_between_attempts() {
+        let step = compensation_step(Duration::from_secs(1));
+        let remote = step.remote.retry_policy.expect("a retry policy");
+        assert_eq!(remote.maximum_attempts(), 0, "never given up");
+        let day = attempts_within(&remote, Duration::from_hours(24));
+        assert!(day < 2_000, "a refund failing for a day leaves {day} attempts (one event each)");
+        let first_second = attempts_within(&remote, Duration::from_secs(1));
+        assert!(first_second >= 5, "the first retries stay quick: {first_second} in the first second");
+        assert!(step.fallback, "the local form hands over to it");
+    }
 }
