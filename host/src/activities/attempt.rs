@@ -307,8 +307,10 @@ fn retryable(type_name: &str, message: String) -> ActivityError {
     ActivityError::application(ApplicationFailure::builder(message).type_name(type_name.to_owned()).build())
 }
 
-/// A simulated hang: does nothing until Temporal cancels the attempt (heartbeats carry the cancellation) or its
-/// start-to-close deadline has passed, so no task outlives the attempt it belongs to.
+/// A simulated hang: does nothing until the attempt is cancelled or its start-to-close deadline has passed, so no
+/// task outlives the attempt it belongs to. An activity of its own hears Temporal's cancel through its heartbeats; a
+/// local one (whose heartbeats the SDK drops) is cancelled by the worker itself when its timeout passes or its
+/// workflow cancels it, and the deadline stops it in any case.
 async fn hang(ctx: &ActivityContext) {
     let deadline = ctx.info().deadline.unwrap_or_else(|| SystemTime::now() + Duration::from_mins(1));
     loop {
