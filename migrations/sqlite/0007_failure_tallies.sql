@@ -19,6 +19,3 @@ BEGIN
     INSERT INTO failure_tallies (order_id, activity, failures) VALUES (NEW.order_id, NEW.activity, 1)
     ON CONFLICT (order_id, activity) DO UPDATE SET failures = failures + 1;
 END;
--- An order's newest failures, read without passing its other events.
-CREATE INDEX events_failed_idx ON events (order_id, id)
-WHERE event_type = 'activity' AND outcome IS NOT NULL AND outcome NOT IN ('completed', 'refused');
