@@ -199,7 +199,24 @@ impl StatusReader {
                 self.final_view(handle).await
             }
             // Unknown to Temporal, or closed without a document (terminated, failed, timed out): the database knows.
-            Ok(Err(WorkflowQueryError::NotFound(_) | WorkflowQueryError::Rejected { .. })) => Answer::Unknown,
+            Ok(Err(
+                WorkflowQueryError::NotFound(_)
+                | WorkflowQueryError::Rejected {
+                    status:
+                        Some(
+                            WorkflowExecutionStatus::Failed
+                            | WorkflowExecutionStatus::Canceled
+                            | WorkflowExecutionStatus::Terminated
+                            | WorkflowExecutionStatus::TimedOut
+                            | WorkflowExecutionStatus::ContinuedAsNew,
+                        ),
+                },
+            )) => Answer::Unknown,
+            // Open but answering no query (paused), or a status this client does not know.
+            Ok(Err(WorkflowQueryError::Rejected { status })) => Answer::Unavailable(format!(
+                "the run is {} and answers no status query",
+                status.map_or("in a state this host does not know", status_name)
+            )),
             Ok(Err(e)) => Answer::Unavailable(format!("the status query failed: {e}")),
             Err(_) => Answer::Unavailable("no worker answered the status query in time".to_owned()),
         }
