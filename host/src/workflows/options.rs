@@ -56,9 +56,11 @@ fn dispatch(attempt_timeout: Duration) -> ActivityOptions {
 /// The longest wait between two attempts of a step retried without end ([`compensation`]).
 pub const COMPENSATION_MAX_INTERVAL: Duration = Duration::from_mins(1);
 
-/// Compensation (`refund_payment`): retried until it succeeds — money must go back — and never cancelled with the
-/// workflow. Its first retries are as quick as any step's; then the wait grows to [`COMPENSATION_MAX_INTERVAL`], so a
-/// refund that fails for a day (the payment provider down) leaves ~1,500 attempts in the events table, not 430,000.
+/// Compensation (`refund_payment`, and `ship_order` once the parcel is out): retried until it succeeds — money must go
+/// back, a dispatched parcel be recorded — and never cancelled with the workflow. Its first retries are as quick as
+/// any step's; then the wait grows to [`COMPENSATION_MAX_INTERVAL`], so a refund that fails for a day (the payment
+/// provider down) leaves ~1,500 attempts in the events table, not 430,000. (An attempt already scheduled keeps the
+/// policy it was scheduled with.)
 fn compensation(attempt_timeout: Duration) -> ActivityOptions {
     let mut retry = retry_policy(0);
     retry.set_maximum_interval(Some(COMPENSATION_MAX_INTERVAL));
