@@ -129,7 +129,7 @@ impl StatusReader {
             let (doc, source) = self.workflow_document(&handle, id, finished, row.as_ref()).await?;
             self.metrics.status_read(source);
             // Only what Temporal confirmed closed: never a view made while it did not answer.
-            let closed = !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN");
+            let closed = run_ended(&doc);
             if finished && closed && doc.notes.is_empty() {
                 self.finished.put(&doc);
             }
@@ -153,7 +153,7 @@ impl StatusReader {
                 let Some(row) = row else { return Err(StatusError::NotFound(id.to_string())) };
                 let mut doc = self.database_view(row).await?;
                 self.describe_into(handle, &mut doc).await;
-                if !row.state.is_terminal() && !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN") {
+                if !row.state.is_terminal() && run_ended(&doc) {
                     doc.notes.push(format!(
                         "the run is {} without the order having reached an end: its state is the last one recorded",
                         doc.workflow.status
@@ -331,6 +331,11 @@ fn merge_events(doc: &mut StatusDocument, events: &EventSummary) {
     errors.dedup_by(|a, b| a.activity == b.activity && a.attempt == b.attempt && a.message == b.message);
     let skip = errors.len().saturating_sub(RECENT_ERRORS);
     doc.recent_errors = errors.split_off(skip);
+}
+
+/// Whether Temporal said the document's run has ended (neither running nor unheard of).
+fn run_ended(doc: &StatusDocument) -> bool {
+    !matches!(doc.workflow.status.as_str(), "RUNNING" | "UNKNOWN")
 }
 
 fn status_name(status: WorkflowExecutionStatus) -> &'static str {
