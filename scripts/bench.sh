@@ -70,5 +70,6 @@ say "load: $orders orders per side and round, $concurrency in flight, $rounds ro
 floor=()
 [ "$chaos" = off ] || floor=(--no-floor --status-rate 0)
 [ -z "${TEMPORAL_PID:-}" ] || floor+=(--server-pid "$TEMPORAL_PID")
+[ -z "${TEMPORAL_METRICS:-}" ] || floor+=(--server-metrics "$TEMPORAL_METRICS")
 "$bin/order-bench" load --api "$API" --orders "$orders" --concurrency "$concurrency" --rounds "$rounds" \
   --host-pid "$HOST_PID" "${floor[@]}"

@@ -15,14 +15,17 @@ say() { printf '\n[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_temporal: sets TEMPORAL_ADDRESS to a fresh in-memory dev server unless one is given.
+# start_temporal: sets TEMPORAL_ADDRESS to a fresh in-memory dev server unless one is given, and TEMPORAL_METRICS to
+# its Prometheus endpoint.
 start_temporal() {
   if [ -n "${TEMPORAL_ADDRESS:-}" ]; then return; fi
   # shellcheck source=scripts/dev-profile.sh
   . "$root/scripts/dev-profile.sh"
-  local port
+  local port metrics_port
   port=$(free_port)
-  "$root/scripts/temporal-dev.sh" --headless --ip 127.0.0.1 --port "$port" --log-level warn >"$work/temporal.log" 2>&1 &
+  metrics_port=$(free_port)
+  "$root/scripts/temporal-dev.sh" --headless --ip 127.0.0.1 --port "$port" --metrics-port "$metrics_port" \
+    --log-level warn >"$work/temporal.log" 2>&1 &
   # temporal-dev.sh execs the server: this is its pid (bench.sh reads its CPU time).
   TEMPORAL_PID=$!
   procs+=("$TEMPORAL_PID")
@@ -36,6 +39,7 @@ start_temporal() {
     sleep 0.2
   done
   export TEMPORAL_ADDRESS=http://127.0.0.1:$port
+  TEMPORAL_METRICS=http://127.0.0.1:$metrics_port/metrics
   say "Temporal dev server on $TEMPORAL_ADDRESS"
 }
 

@@ -36,6 +36,10 @@ pub struct LoadArgs {
     /// The Temporal server process whose CPU time is read from /proc around each batch.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// The Temporal server's Prometheus endpoint (`temporal server start-dev --metrics-port`), whose database calls are
+    /// read around each batch.
+    #[arg(long)]
+    pub server_metrics: Option<String>,
     /// Status reads per second over running and finished orders while a batch of orders runs (0: skip).
     #[arg(long, default_value_t = 200)]
     pub status_rate: u32,
@@ -178,7 +182,8 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         args.orders, args.concurrency, args.api, args.temporal_address
     );
     let kinds: &[SideKind] = if floors.is_some() { &SideKind::ALL } else { &SideKind::ALL[..1] };
-    let server = args.server_pid;
+    let server =
+        report::Server { pid: args.server_pid, metrics: args.server_metrics.clone().map(|url| (http.clone(), url)) };
 
     let mut levels = Vec::new();
     for (n, &concurrency) in args.concurrency.iter().enumerate() {
@@ -193,18 +198,18 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
             for k in 0..kinds.len() {
                 match kinds[(round + k) % kinds.len()] {
                     SideKind::Host => {
-                        let (side, spent) = host_side(&args, &client, &http, &tag, sizes).await?;
+                        let (side, spent) = host_side(&args, &client, &http, &tag, sizes, &server).await?;
                         time += spent;
                         host.push(side);
                     }
                     SideKind::Same => {
                         if let Some(floors) = &floors {
-                            same.push(floors.same_batch(&client, &tag, sizes, server).await);
+                            same.push(floors.same_batch(&client, &tag, sizes, &server).await);
                         }
                     }
                     SideKind::Seed => {
                         if let Some(floors) = &floors {
-                            seed.push(floors.seed_batch(&plain, &tag, sizes, server).await);
+                            seed.push(floors.seed_batch(&plain, &tag, sizes, &server).await);
                         }
                     }
                 }
@@ -267,6 +272,7 @@ async fn host_side(
     http: &reqwest::Client,
     tag: &str,
     (warmup, orders, concurrency): Sizes,
+    server: &report::Server,
 ) -> anyhow::Result<(report::Side, report::ActivityTime)> {
     let product = |prefix: &'static str| {
         let (client, http, api, tag) = (Arc::clone(client), http.clone(), args.api.clone(), tag.to_owned());
@@ -280,8 +286,8 @@ async fn host_side(
     batch(warmup, concurrency, product("warm")).await;
     let metrics = format!("{}/metrics", args.api);
     let before = http.get(&metrics).send().await?.text().await?;
-    let clocks = report::Clocks::start(args.host_pid, args.server_pid);
-    let side = clocks.side(batch(orders, concurrency, product("bench")).await, orders);
+    let clocks = report::Clocks::start(args.host_pid, server).await;
+    let side = clocks.side(batch(orders, concurrency, product("bench")).await, orders, server).await;
     let after = http.get(&metrics).send().await?.text().await?;
     let spent = |name: &str| metric_sum(&after, name) - metric_sum(&before, name);
     let time = report::ActivityTime {
@@ -301,7 +307,7 @@ async fn floor_side<F, Fut>(
     prefixes: (&'static str, &'static str),
     (warmup, orders, concurrency): Sizes,
     worker_pid: Option<u32>,
-    server_pid: Option<u32>,
+    server: &report::Server,
 ) -> report::Side
 where
     F: Fn(usize) -> Fut,
@@ -309,8 +315,8 @@ where
 {
     report::settle(prefixes.1).await;
     batch(warmup, concurrency, one(prefixes.0)).await;
-    let clocks = report::Clocks::start(worker_pid, server_pid);
-    clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders)
+    let clocks = report::Clocks::start(worker_pid, server).await;
+    clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders, server).await
 }
 
 /// The two floors' worker processes, each on queues of its own.
@@ -341,7 +347,7 @@ impl Floors {
         client: &Arc<Client>,
         level: &str,
         sizes: Sizes,
-        server_pid: Option<u32>,
+        server: &report::Server,
     ) -> report::Side {
         let one = |prefix: &'static str| {
             let (client, queue, level) = (Arc::clone(client), self.same_queue.clone(), level.to_owned());
@@ -350,7 +356,7 @@ impl Floors {
                 async move { floor_order(&client, &queue, &id).await }
             }
         };
-        floor_side(one, ("floor-warm", "floor"), sizes, self.same.pid(), server_pid).await
+        floor_side(one, ("floor-warm", "floor"), sizes, self.same.pid(), server).await
     }
 
     /// The seed-shaped floor's side of a level.
@@ -359,7 +365,7 @@ impl Floors {
         client: &Arc<Client>,
         level: &str,
         sizes: Sizes,
-        server_pid: Option<u32>,
+        server: &report::Server,
     ) -> report::Side {
         let one = |prefix: &'static str| {
             let (client, queues, level) = (Arc::clone(client), self.seed_queues.clone(), level.to_owned());
@@ -368,7 +374,7 @@ impl Floors {
                 async move { crate::seed::order(&client, &queues.0, &queues.1, &id).await }
             }
         };
-        floor_side(one, ("seed-warm", "seed"), sizes, self.seed.pid(), server_pid).await
+        floor_side(one, ("seed-warm", "seed"), sizes, self.seed.pid(), server).await
     }
 
     async fn stop(self) {

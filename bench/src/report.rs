@@ -110,6 +110,8 @@ pub struct Side {
     pub server_cpu_ms_per_order: Option<f64>,
     pub client_cpu_ms_per_order: Option<f64>,
     pub machine_cpu_ms_per_order: Option<f64>,
+    /// The server's database calls during the batch (when its metrics were given).
+    pub persistence: Option<Persistence>,
 }
 
 impl Side {
@@ -127,6 +129,7 @@ impl Side {
             server_cpu_ms_per_order: mean(|s| s.server_cpu_ms_per_order),
             client_cpu_ms_per_order: mean(|s| s.client_cpu_ms_per_order),
             machine_cpu_ms_per_order: mean(|s| s.machine_cpu_ms_per_order),
+            persistence: rounds.iter().map(|r| r.persistence.clone()).sum(),
             run: Run {
                 wall: rounds.iter().map(|r| r.run.wall).sum(),
                 outcomes: rounds.into_iter().flat_map(|r| r.run.outcomes).collect(),
@@ -135,34 +138,124 @@ impl Side {
     }
 }
 
-/// The CPU clocks read around one side's batch.
+/// The Temporal server as the bench watches it: its process (CPU time) and its Prometheus endpoint (`temporal server
+/// start-dev --metrics-port`), each when known.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub pid: Option<u32>,
+    pub metrics: Option<(reqwest::Client, String)>,
+}
+
+impl Server {
+    /// The server's database calls so far, or `None` without its metrics or when they cannot be read.
+    async fn persistence(&self) -> Option<Persistence> {
+        let (http, url) = self.metrics.as_ref()?;
+        let text = http.get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+        Some(Persistence::parse(&text))
+    }
+}
+
+/// The server's calls to its database (every operation of `persistence_latency` and `visibility_persistence_latency`):
+/// how many, and their times summed. A call's time includes its wait for a connection: the dev server keeps its
+/// history and its visibility records in one SQLite database, and Temporal's SQLite plugin opens one connection to it
+/// unless configured otherwise (`start-dev` has no setting for it), so every call of every workflow takes its turn on
+/// that connection; summed time above the wall time means calls waited for one another.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Persistence {
+    pub calls: f64,
+    pub seconds: f64,
+    /// Of those, the visibility records' (workflow started, closed, search attributes upserted).
+    pub visibility_calls: f64,
+    pub visibility_seconds: f64,
+    /// Calls by operation (`UpdateWorkflowExecution`, `RecordWorkflowExecutionClosed`, …).
+    pub by_operation: BTreeMap<String, f64>,
+}
+
+impl Persistence {
+    /// Totals from a Prometheus text exposition.
+    pub fn parse(text: &str) -> Self {
+        let mut total = Persistence::default();
+        for line in text.lines() {
+            let Some((series, value)) = line.rsplit_once(' ') else { continue };
+            let Ok(value) = value.parse::<f64>() else { continue };
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            if name.ends_with("persistence_latency_count") {
+                let operation = labels.split("operation=\"").nth(1).and_then(|rest| rest.split('"').next());
+                *total.by_operation.entry(operation.unwrap_or("?").to_owned()).or_default() += value;
+            }
+            match name {
+                "persistence_latency_count" => total.calls += value,
+                "persistence_latency_sum" => total.seconds += value,
+                "visibility_persistence_latency_count" => {
+                    total.calls += value;
+                    total.visibility_calls += value;
+                }
+                "visibility_persistence_latency_sum" => {
+                    total.seconds += value;
+                    total.visibility_seconds += value;
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
+    fn since(&self, before: &Persistence) -> Persistence {
+        self.zip(before, |now, then| now - then)
+    }
+
+    fn zip(&self, other: &Persistence, f: impl Fn(f64, f64) -> f64) -> Persistence {
+        let operations = self.by_operation.keys().chain(other.by_operation.keys());
+        let of = |p: &Persistence, op: &str| p.by_operation.get(op).copied().unwrap_or(0.0);
+        Persistence {
+            calls: f(self.calls, other.calls),
+            seconds: f(self.seconds, other.seconds),
+            visibility_calls: f(self.visibility_calls, other.visibility_calls),
+            visibility_seconds: f(self.visibility_seconds, other.visibility_seconds),
+            by_operation: operations.map(|op| (op.clone(), f(of(self, op), of(other, op)))).collect(),
+        }
+    }
+}
+
+impl std::iter::Sum for Persistence {
+    fn sum<I: Iterator<Item = Persistence>>(iter: I) -> Self {
+        iter.fold(Persistence::default(), |a, b| a.zip(&b, |x, y| x + y))
+    }
+}
+
+/// The CPU clocks (and the server's database calls) read around one side's batch.
 #[derive(Debug)]
 pub struct Clocks {
     worker: CpuClock,
     server: CpuClock,
     client: CpuClock,
     machine: Option<Duration>,
+    persistence: Option<Persistence>,
 }
 
 impl Clocks {
-    pub fn start(worker_pid: Option<u32>, server_pid: Option<u32>) -> Self {
+    pub async fn start(worker_pid: Option<u32>, server: &Server) -> Self {
         Clocks {
+            persistence: server.persistence().await,
             worker: CpuClock::start(worker_pid),
-            server: CpuClock::start(server_pid),
+            server: CpuClock::start(server.pid),
             client: CpuClock::start(Some(std::process::id())),
             machine: machine_busy(),
         }
     }
 
     /// The side of `run`, its `orders` orders having finished.
-    pub fn side(&self, run: Run, orders: usize) -> Side {
+    pub async fn side(&self, run: Run, orders: usize, server: &Server) -> Side {
         let machine = machine_busy().zip(self.machine).and_then(|(now, then)| now.checked_sub(then));
+        let cpu = (self.worker.per_order(orders), self.server.per_order(orders), self.client.per_order(orders));
+        let persistence = server.persistence().await.zip(self.persistence.as_ref()).map(|(now, then)| now.since(then));
         Side {
             run,
-            cpu_ms_per_order: self.worker.per_order(orders),
-            server_cpu_ms_per_order: self.server.per_order(orders),
-            client_cpu_ms_per_order: self.client.per_order(orders),
+            cpu_ms_per_order: cpu.0,
+            server_cpu_ms_per_order: cpu.1,
+            client_cpu_ms_per_order: cpu.2,
             machine_cpu_ms_per_order: machine.map(|spent| ms(spent) / orders.max(1) as f64),
+            persistence,
         }
     }
 }
@@ -270,6 +363,24 @@ fn side_line(label: &str, side: &Side) {
         ms(side.client_cpu_ms_per_order),
         ms(side.machine_cpu_ms_per_order)
     );
+    if let Some(p) = &side.persistence {
+        let orders = side.run.outcomes.len().max(1) as f64;
+        println!(
+            "{:<6} {:>8.1} server database calls per order ({:.1} of them visibility records), {:.1} ms their summed \
+             time per order ({:.1} ms the visibility records'), {:.2}× the batch's wall time (one connection: above 1×, \
+             calls waited for it)",
+            "",
+            p.calls / orders,
+            p.visibility_calls / orders,
+            p.seconds * 1e3 / orders,
+            p.visibility_seconds * 1e3 / orders,
+            ratio(p.seconds, side.run.wall.as_secs_f64())
+        );
+        let mut operations: Vec<(&String, &f64)> = p.by_operation.iter().filter(|(_, n)| **n / orders >= 0.5).collect();
+        operations.sort_by(|a, b| b.1.total_cmp(a.1));
+        let operations: Vec<String> = operations.iter().map(|(op, n)| format!("{op} {:.1}", **n / orders)).collect();
+        println!("{:<6} {:>8} per order by operation: {}", "", "", operations.join(", "));
+    }
 }
 
 /// `a / b`, 0 when `b` is not positive.
@@ -405,6 +516,11 @@ mod tests {
             server_cpu_ms_per_order: Some(50.0),
             client_cpu_ms_per_order: None,
             machine_cpu_ms_per_order: cpu.map(|c| c + 50.0),
+            persistence: Some(Persistence {
+                calls: orders as f64 * 60.0,
+                seconds: wall_ms as f64 / 1e3,
+                ..Persistence::default()
+            }),
         }
     }
 
@@ -421,6 +537,44 @@ mod tests {
         // A round whose clock could not be read leaves the figure unknown rather than averaged over fewer orders.
         let partial = Side::combine(vec![side(100, 1_000, Some(10.0)), side(100, 1_000, None)]);
         assert_eq!(partial.cpu_ms_per_order, None);
+        // Database calls add up over the rounds.
+        assert_eq!(
+            combined.persistence,
+            Some(Persistence { calls: 24_000.0, seconds: 20.0, ..Persistence::default() })
+        );
+    }
+
+    #[test]
+    fn persistence_totals_every_operation_of_the_server() {
+        let text = "# HELP persistence_latency Persistence latency\n\
+            # TYPE persistence_latency histogram\n\
+            persistence_latency_bucket{operation=\"GetNamespace\",le=\"0.001\"} 3\n\
+            persistence_latency_sum{operation=\"GetNamespace\",service_name=\"history\"} 0.5\n\
+            persistence_latency_count{operation=\"GetNamespace\",service_name=\"history\"} 4\n\
+            persistence_latency_sum{operation=\"UpdateWorkflowExecution\",service_name=\"history\"} 1.25\n\
+            persistence_latency_count{operation=\"UpdateWorkflowExecution\",service_name=\"history\"} 6\n\
+            persistence_requests{operation=\"GetNamespace\"} 99\n\
+            persistence_latency_summary_sum 1000\n\
+            visibility_persistence_latency_sum{operation=\"RecordWorkflowExecutionClosed\"} 0.25\n\
+            visibility_persistence_latency_count{operation=\"RecordWorkflowExecutionClosed\"} 2\n";
+        let read = Persistence::parse(text);
+        let totals = |p: &Persistence| (p.calls, p.seconds, p.visibility_calls, p.visibility_seconds);
+        assert_eq!(totals(&read), (12.0, 2.0, 2.0, 0.25));
+        let by_operation = |p: &Persistence| p.by_operation.clone().into_iter().collect::<Vec<_>>();
+        let ops = |a: f64, b: f64, c: f64| {
+            vec![
+                ("GetNamespace".to_owned(), a),
+                ("RecordWorkflowExecutionClosed".to_owned(), b),
+                ("UpdateWorkflowExecution".to_owned(), c),
+            ]
+        };
+        assert_eq!(by_operation(&read), ops(4.0, 2.0, 6.0));
+        let mut later =
+            Persistence { calls: 25.0, seconds: 2.5, visibility_calls: 3.0, visibility_seconds: 0.5, ..read.clone() };
+        later.by_operation.insert("UpdateWorkflowExecution".to_owned(), 10.0);
+        let spent = later.since(&read);
+        assert_eq!(totals(&spent), (13.0, 0.5, 1.0, 0.25));
+        assert_eq!(by_operation(&spent), ops(0.0, 0.0, 4.0));
     }
 
     #[test]
