@@ -3,7 +3,8 @@
 # TEMPORAL_ADDRESS is set) and `order-host serve` on a fresh database, then runs `order-bench load`: at 1, 20 and 50
 # orders in flight, N orders through the REST API, approved at once, and the same N through two floors on the same
 # server — the same workflows with no-op activities, and the seed's shape written plainly — with each side's worker
-# CPU per order; then status reads at 200/s while orders run. The last line reads: orders_per_s=…
+# CPU per order and the server's database calls (read from the dev server's metrics port); then status reads at 200/s
+# while orders run. The last line reads: orders_per_s=…
 # floor_orders_per_s=… ratio=… p50_ms=… p99_ms=… seed_floor_orders_per_s=… seed_ratio=… cpu_ms_per_order=… (at the
 # last level) seed_cpu_ms_per_order=… server_cpu_ms_per_order=… seed_server_cpu_ms_per_order=… status_p99_ms=…
 #
