@@ -182,8 +182,8 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
         args.orders, args.concurrency, args.api, args.temporal_address
     );
     let kinds: &[SideKind] = if floors.is_some() { &SideKind::ALL } else { &SideKind::ALL[..1] };
-    let server =
-        report::Server { pid: args.server_pid, metrics: args.server_metrics.clone().map(|url| (http.clone(), url)) };
+    let metrics = args.server_metrics.clone().map(|url| report::MetricsEndpoint { http: http.clone(), url });
+    let server = report::Server { pid: args.server_pid, metrics };
 
     let mut levels = Vec::new();
     for (n, &concurrency) in args.concurrency.iter().enumerate() {

@@ -140,26 +140,45 @@ impl Side {
 
 /// The Temporal server as the bench watches it: its process (CPU time) and its Prometheus endpoint (`temporal server
 /// start-dev --metrics-port`), each when known.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Server {
     pub pid: Option<u32>,
-    pub metrics: Option<(reqwest::Client, String)>,
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+/// A Prometheus endpoint and the client that reads it.
+#[derive(Debug, Clone)]
+pub struct MetricsEndpoint {
+    pub http: reqwest::Client,
+    pub url: String,
 }
 
 impl Server {
-    /// The server's database calls so far, or `None` without its metrics or when they cannot be read.
+    /// The server's database calls so far, or `None` without its metrics or when they cannot be read within a few
+    /// seconds (the side's report then leaves them out and says so).
     async fn persistence(&self) -> Option<Persistence> {
-        let (http, url) = self.metrics.as_ref()?;
-        let text = http.get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
-        Some(Persistence::parse(&text))
+        let MetricsEndpoint { http, url } = self.metrics.as_ref()?;
+        let read = async { http.get(url).send().await?.error_for_status()?.text().await };
+        match tokio::time::timeout(Duration::from_secs(5), read).await {
+            Ok(Ok(text)) => Some(Persistence::parse(&text)),
+            Ok(Err(e)) => {
+                println!("  the server's metrics at {url} could not be read: {e}");
+                None
+            }
+            Err(_) => {
+                println!("  the server's metrics at {url} did not answer within 5 s");
+                None
+            }
+        }
     }
 }
 
 /// The server's calls to its database (every operation of `persistence_latency` and `visibility_persistence_latency`):
-/// how many, and their times summed. A call's time includes its wait for a connection: the dev server keeps its
-/// history and its visibility records in one SQLite database, and Temporal's SQLite plugin opens one connection to it
-/// unless configured otherwise (`start-dev` has no setting for it), so every call of every workflow takes its turn on
-/// that connection; summed time above the wall time means calls waited for one another.
+/// how many, and their times summed. The summed time over a batch's wall time is the calls in progress on average
+/// (Little's law): above 1, calls overlapped or waited. On `start-dev` they wait for one another: it keeps history,
+/// task queues and visibility records in one SQLite database, which Temporal's SQLite plugin opens with one
+/// connection unless configured otherwise (`start-dev` has no setting for it), so a call's time includes its wait for
+/// that connection, and also the Go scheduler's when the cores are busy.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Persistence {
     pub calls: f64,
@@ -179,15 +198,15 @@ impl Persistence {
             let Some((series, value)) = line.rsplit_once(' ') else { continue };
             let Ok(value) = value.parse::<f64>() else { continue };
             let (name, labels) = series.split_once('{').unwrap_or((series, ""));
-            if name.ends_with("persistence_latency_count") {
-                let operation = labels.split("operation=\"").nth(1).and_then(|rest| rest.split('"').next());
-                *total.by_operation.entry(operation.unwrap_or("?").to_owned()).or_default() += value;
-            }
+            let count_call = |total: &mut Persistence| {
+                total.calls += value;
+                *total.by_operation.entry(label(labels, "operation").unwrap_or("?").to_owned()).or_default() += value;
+            };
             match name {
-                "persistence_latency_count" => total.calls += value,
+                "persistence_latency_count" => count_call(&mut total),
                 "persistence_latency_sum" => total.seconds += value,
                 "visibility_persistence_latency_count" => {
-                    total.calls += value;
+                    count_call(&mut total);
                     total.visibility_calls += value;
                 }
                 "visibility_persistence_latency_sum" => {
@@ -217,6 +236,11 @@ impl Persistence {
     }
 }
 
+/// The value of label `name` in a series' labels (`a="x",operation="y"` without the braces).
+fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
+    labels.split(',').find_map(|pair| pair.strip_prefix(name)?.strip_prefix("=\"")?.split('"').next())
+}
+
 impl std::iter::Sum for Persistence {
     fn sum<I: Iterator<Item = Persistence>>(iter: I) -> Self {
         iter.fold(Persistence::default(), |a, b| a.zip(&b, |x, y| x + y))
@@ -235,6 +259,8 @@ pub struct Clocks {
 
 impl Clocks {
     pub async fn start(worker_pid: Option<u32>, server: &Server) -> Self {
+        // The server's metrics are read before the clocks start and after they stop (in `side`), so that the server's
+        // CPU time for answering the reads is not counted.
         Clocks {
             persistence: server.persistence().await,
             worker: CpuClock::start(worker_pid),
@@ -247,13 +273,14 @@ impl Clocks {
     /// The side of `run`, its `orders` orders having finished.
     pub async fn side(&self, run: Run, orders: usize, server: &Server) -> Side {
         let machine = machine_busy().zip(self.machine).and_then(|(now, then)| now.checked_sub(then));
-        let cpu = (self.worker.per_order(orders), self.server.per_order(orders), self.client.per_order(orders));
+        let (worker, server_cpu, client) =
+            (self.worker.per_order(orders), self.server.per_order(orders), self.client.per_order(orders));
         let persistence = server.persistence().await.zip(self.persistence.as_ref()).map(|(now, then)| now.since(then));
         Side {
             run,
-            cpu_ms_per_order: cpu.0,
-            server_cpu_ms_per_order: cpu.1,
-            client_cpu_ms_per_order: cpu.2,
+            cpu_ms_per_order: worker,
+            server_cpu_ms_per_order: server_cpu,
+            client_cpu_ms_per_order: client,
             machine_cpu_ms_per_order: machine.map(|spent| ms(spent) / orders.max(1) as f64),
             persistence,
         }
@@ -367,13 +394,14 @@ fn side_line(label: &str, side: &Side) {
         let orders = side.run.outcomes.len().max(1) as f64;
         println!(
             "{:<6} {:>8.1} server database calls per order ({:.1} of them visibility records), {:.1} ms their summed \
-             time per order ({:.1} ms the visibility records'), {:.2}× the batch's wall time (one connection: above 1×, \
-             calls waited for it)",
+             time per order ({:.1} ms the visibility records'), {:.0} calls per second, {:.2} calls in progress on \
+             average (summed time over wall time)",
             "",
             p.calls / orders,
             p.visibility_calls / orders,
             p.seconds * 1e3 / orders,
             p.visibility_seconds * 1e3 / orders,
+            ratio(p.calls, side.run.wall.as_secs_f64()),
             ratio(p.seconds, side.run.wall.as_secs_f64())
         );
         let mut operations: Vec<(&String, &f64)> = p.by_operation.iter().filter(|(_, n)| **n / orders >= 0.5).collect();
@@ -550,13 +578,15 @@ mod tests {
             # TYPE persistence_latency histogram\n\
             persistence_latency_bucket{operation=\"GetNamespace\",le=\"0.001\"} 3\n\
             persistence_latency_sum{operation=\"GetNamespace\",service_name=\"history\"} 0.5\n\
-            persistence_latency_count{operation=\"GetNamespace\",service_name=\"history\"} 4\n\
+            persistence_latency_count{xoperation=\"Other\",operation=\"GetNamespace\",service_name=\"history\"} 4\n\
             persistence_latency_sum{operation=\"UpdateWorkflowExecution\",service_name=\"history\"} 1.25\n\
             persistence_latency_count{operation=\"UpdateWorkflowExecution\",service_name=\"history\"} 6\n\
             persistence_requests{operation=\"GetNamespace\"} 99\n\
             persistence_latency_summary_sum 1000\n\
             visibility_persistence_latency_sum{operation=\"RecordWorkflowExecutionClosed\"} 0.25\n\
-            visibility_persistence_latency_count{operation=\"RecordWorkflowExecutionClosed\"} 2\n";
+            visibility_persistence_latency_count{operation=\"RecordWorkflowExecutionClosed\"} 2\n\
+            task_processing_no_persistence_latency_count{operation=\"VisibilityTaskCloseExecution\"} 7\n\
+            task_processing_no_persistence_latency_sum{operation=\"VisibilityTaskCloseExecution\"} 3\n";
         let read = Persistence::parse(text);
         let totals = |p: &Persistence| (p.calls, p.seconds, p.visibility_calls, p.visibility_seconds);
         assert_eq!(totals(&read), (12.0, 2.0, 2.0, 0.25));
