@@ -163,8 +163,8 @@ where
 
 /// Sum of a Prometheus histogram's `_sum` series in a scrape.
 pub fn metric_sum(text: &str, name: &str) -> f64 {
-    let prefix = format!("{name}_sum");
-    text.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    let series = format!("{name}_sum");
+    report::samples(text).filter(|(n, _, _)| *n == series).map(|(_, _, value)| value).sum()
 }
 
 pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
@@ -287,7 +287,7 @@ async fn host_side(
     let metrics = format!("{}/metrics", args.api);
     let before = http.get(&metrics).send().await?.text().await?;
     let clocks = report::Clocks::start(args.host_pid, server).await;
-    let side = clocks.side(batch(orders, concurrency, product("bench")).await, orders, server).await;
+    let side = clocks.side(batch(orders, concurrency, product("bench")).await, orders).await;
     let after = http.get(&metrics).send().await?.text().await?;
     let spent = |name: &str| metric_sum(&after, name) - metric_sum(&before, name);
     let time = report::ActivityTime {
@@ -316,7 +316,7 @@ where
     report::settle(prefixes.1).await;
     batch(warmup, concurrency, one(prefixes.0)).await;
     let clocks = report::Clocks::start(worker_pid, server).await;
-    clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders, server).await
+    clocks.side(batch(orders, concurrency, one(prefixes.1)).await, orders).await
 }
 
 /// The two floors' worker processes, each on queues of its own.

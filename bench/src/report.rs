@@ -194,10 +194,7 @@ impl Persistence {
     /// Totals from a Prometheus text exposition.
     pub fn parse(text: &str) -> Self {
         let mut total = Persistence::default();
-        for line in text.lines() {
-            let Some((series, value)) = line.rsplit_once(' ') else { continue };
-            let Ok(value) = value.parse::<f64>() else { continue };
-            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+        for (name, labels, value) in samples(text) {
             let count_call = |total: &mut Persistence| {
                 total.calls += value;
                 *total.by_operation.entry(label(labels, "operation").unwrap_or("?").to_owned()).or_default() += value;
@@ -236,7 +233,18 @@ impl Persistence {
     }
 }
 
-/// The value of label `name` in a series' labels (`a="x",operation="y"` without the braces).
+/// The samples of a Prometheus text exposition: each series' name, its labels (`a="x",b="y"`, without the braces)
+/// and its value. Comments and lines that are not a sample are skipped.
+pub fn samples(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
+    text.lines().filter_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let value = value.parse::<f64>().ok()?;
+        let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+        Some((name, labels.trim_end_matches('}'), value))
+    })
+}
+
+/// The value of label `name` in a series' labels (`a="x",operation="y"`).
 fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
     labels.split(',').find_map(|pair| pair.strip_prefix(name)?.strip_prefix("=\"")?.split('"').next())
 }
@@ -254,6 +262,8 @@ pub struct Clocks {
     server: CpuClock,
     client: CpuClock,
     machine: Option<Duration>,
+    /// The server watched, and its database calls when the clocks started.
+    watched: Server,
     persistence: Option<Persistence>,
 }
 
@@ -267,15 +277,17 @@ impl Clocks {
             server: CpuClock::start(server.pid),
             client: CpuClock::start(Some(std::process::id())),
             machine: machine_busy(),
+            watched: server.clone(),
         }
     }
 
     /// The side of `run`, its `orders` orders having finished.
-    pub async fn side(&self, run: Run, orders: usize, server: &Server) -> Side {
+    pub async fn side(&self, run: Run, orders: usize) -> Side {
         let machine = machine_busy().zip(self.machine).and_then(|(now, then)| now.checked_sub(then));
         let (worker, server_cpu, client) =
             (self.worker.per_order(orders), self.server.per_order(orders), self.client.per_order(orders));
-        let persistence = server.persistence().await.zip(self.persistence.as_ref()).map(|(now, then)| now.since(then));
+        let now = self.watched.persistence().await;
+        let persistence = now.zip(self.persistence.as_ref()).map(|(now, then)| now.since(then));
         Side {
             run,
             cpu_ms_per_order: worker,
