@@ -13,6 +13,12 @@
 #   a quarter of the shipping children's first tasks waited seconds (host alone, 300 orders, two runs of each
 #   alternately: p90 start→shipped 5.6–6.4 s with four partitions, 3.0–3.5 s with one). One node has nothing to
 #   spread over partitions.
+# - system.forceSearchAttributesCacheRefreshOnRead=false: the server's own default, which start-dev turns on so that a
+#   search attribute created a moment ago is usable at once. On, every search-attribute lookup reads the database —
+#   one cluster-metadata and one namespace read per workflow start, child start, upsert, visibility write and history
+#   page a worker is sent — all on the dev server's one SQLite connection: 29.7 of the host's 72.1 database calls per
+#   order at 50 in flight, 19 of the seed shape's 109 (BENCHMARKS.md). Off, the attribute types are cached for 60 s
+#   and the namespace's names refreshed every 2 s; OrderState is registered at start (below), so nothing waits.
 # It also registers the keyword search attribute OrderState, which OrderWorkflow writes every state of an order to
 # (workers add it themselves where the server lets them).
 set -euo pipefail
@@ -23,4 +29,5 @@ exec temporal server start-dev \
   --dynamic-config-value 'history.transferProcessorMaxPollRPS=1000' \
   --dynamic-config-value 'matching.numTaskqueueReadPartitions=1' \
   --dynamic-config-value 'matching.numTaskqueueWritePartitions=1' \
+  --dynamic-config-value 'system.forceSearchAttributesCacheRefreshOnRead=false' \
   "$@"
