@@ -18,7 +18,8 @@
 #   one cluster-metadata and one namespace read per workflow start, child start, upsert, visibility write and history
 #   page a worker is sent — all on the dev server's one SQLite connection: 29.7 of the host's 72.1 database calls per
 #   order at 50 in flight, 19 of the seed shape's 109 (BENCHMARKS.md). Off, the attribute types are cached for 60 s
-#   and the namespace's names refreshed every few seconds; OrderState is registered at start (below), so nothing waits.
+#   and the namespace's names refreshed every few seconds. A fresh server has OrderState from the start (below); a
+#   kept --db-filename from before that gets it from the first worker, and upserts fail (and are retried) until then.
 # It also registers the keyword search attribute OrderState, which OrderWorkflow writes every state of an order to
 # (workers add it themselves where the server lets them).
 set -euo pipefail
